@@ -1,0 +1,3 @@
+from databoard.cli.main import main
+
+main()

@@ -1,0 +1,29 @@
+"""Refuse request bodies over the configured size before anything reads them."""
+
+from django.http import JsonResponse
+
+from databoard.config import get_config
+
+
+class RequestSizeMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        config = get_config()
+        # File uploads stream to disk, so they get the larger upload limit.
+        is_upload = request.META.get("CONTENT_TYPE", "").startswith("multipart/form-data")
+        limit = config.max_upload_bytes if is_upload else config.max_request_bytes
+        if length > limit:
+            message = f"The request body is {length} bytes; the limit is {limit} bytes."
+            if request.path.startswith("/api/"):
+                return JsonResponse({"error": {"code": "too_large", "message": message, "details": {
+                    "limit_bytes": limit}}}, status=413)
+            from django.shortcuts import render
+
+            return render(request, "web/error.html", {"status": 413, "message": message}, status=413)
+        return self.get_response(request)
