@@ -1,6 +1,5 @@
 """Accounts API: sign-up, sign-in, me, users and approval, teams and invites, tokens, audit log, CSV import."""
 
-from __future__ import annotations
 
 from datetime import datetime, timedelta
 

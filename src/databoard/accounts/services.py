@@ -605,7 +605,7 @@ def token_revoke(*, token: ApiToken, actor: User, ip: str | None = None) -> ApiT
 
 def token_authenticate(raw: str) -> ApiToken:
     """Find the active token for a raw bearer string. Raises NotAuthenticated with the reason."""
-    parts = (raw or "").strip().split("_")
+    parts = (raw or "").strip().split("_", 2)
     if len(parts) != 3 or f"{parts[0]}_" != TOKEN_PREFIX or not parts[1] or not parts[2]:
         raise NotAuthenticated("The API token is malformed; it looks like dbk_xxxxxxxx_….")
     token = ApiToken.objects.select_related("user").filter(prefix=parts[1][:16]).first()
