@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja import Field, NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.pagination import PaginationBase
@@ -167,6 +168,11 @@ def build_api() -> NinjaAPI:
     @api.exception_handler(RequestDataTooBig)
     def too_big(request, exc):
         return _error(api, request, 413, "too_large", "The request body is larger than this server accepts.")
+
+    @api.exception_handler(MultiPartParserError)
+    def bad_multipart(request, exc):
+        return _error(api, request, 400, "invalid",
+                      f"The multipart/form-data body cannot be read ({exc}); send a well-formed upload.")
 
     @api.exception_handler(Exception)
     def server_error(request, exc):

@@ -1,6 +1,7 @@
-"""Refuse request bodies over the configured size before anything reads them."""
+"""Refuse request bodies over the configured size before anything reads them, and malformed uploads."""
 
 from django.http import JsonResponse
+from django.http.multipartparser import MultiPartParserError
 
 from databoard.config import get_config
 
@@ -27,3 +28,14 @@ class RequestSizeMiddleware:
 
             return render(request, "web/error.html", {"status": 413, "message": message}, status=413)
         return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        # A malformed multipart body (no boundary, truncated) is the client's mistake: 400, not 500.
+        if isinstance(exception, MultiPartParserError):
+            message = f"The uploaded form cannot be read ({exception}); send it again."
+            if request.path.startswith("/api/"):
+                return JsonResponse({"error": {"code": "invalid", "message": message, "details": {}}}, status=400)
+            from django.shortcuts import render
+
+            return render(request, "web/error.html", {"status": 400, "message": message}, status=400)
+        return None
