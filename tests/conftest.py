@@ -11,6 +11,20 @@ from tests.factories import PASSWORD, make_token, make_user
 
 
 @pytest.fixture(autouse=True)
+def _keep_test_connection():
+    """Requests made in-process (httpx WSGI transport) run inside the test's transaction, as with
+    Django's own test client, which also stops closing the connection at each request's end."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture(autouse=True)
 def _fresh_config():
     reset_config_cache()
     yield

@@ -67,7 +67,7 @@ TEMPLATES = [
 ]
 
 
-def _database(url: str) -> dict:
+def _database(url: str, pool: bool) -> dict:
     db = dj_database_url.parse(url, conn_max_age=0)
     engine = db["ENGINE"]
     if engine == "django.db.backends.sqlite3":
@@ -78,6 +78,9 @@ def _database(url: str) -> dict:
             "transaction_mode": "IMMEDIATE",
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;",
         }
+    elif engine == "django.db.backends.postgresql" and pool:
+        # A connection pool: opening a PostgreSQL connection per request costs ~5 ms.
+        db["OPTIONS"] = {"pool": {"min_size": 1, "max_size": 10, "timeout": 30}}
     elif engine == "django.db.backends.mysql":
         import pymysql
 
@@ -86,7 +89,7 @@ def _database(url: str) -> dict:
     return db
 
 
-DATABASES = {"default": _database(_config.effective_database_url)}
+DATABASES = {"default": _database(_config.effective_database_url, _config.database_pool)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

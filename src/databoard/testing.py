@@ -16,6 +16,7 @@ os.environ.setdefault("DATABOARD_HOME", _home)
 os.environ.setdefault("DATABOARD_SECRET_KEY", "test-secret-key-not-for-production-use-0123456789")
 os.environ.setdefault("DATABOARD_EMAIL_BACKEND", "locmem")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "databoard.settings")
+
 # Playwright's sync API runs an event loop in the test thread; the ORM calls made by browser
 # tests' fixtures in that same thread are still synchronous and safe.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

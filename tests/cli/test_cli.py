@@ -164,7 +164,7 @@ def test_audit_lists_token_creation(capsys, admin_user):
 
 
 def _cli(home, *argv, env_extra=None, check=True):
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DATABOARD_SECRET_KEY",
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DATABOARD_SECRET_KEY", "DATABOARD_PASSWORD",
                                                             "DATABOARD_URL", "DATABOARD_TOKEN")}
     env.update({"DATABOARD_HOME": str(home), **(env_extra or {})})
     proc = subprocess.run([sys.executable, "-m", "databoard", *argv], env=env, capture_output=True, text=True,
@@ -239,3 +239,42 @@ def test_demo_refuses_a_folder_that_is_not_a_demo_home(tmp_path):
     assert proc.returncode == 2
     assert "not a demo data home" in proc.stderr
     assert (tmp_path / "precious.txt").read_text() == "keep me"
+
+
+def test_init_makes_sqlite_in_wal_mode(tmp_path):
+    import sqlite3
+
+    home = tmp_path / "home"
+    _cli(home, "init")
+    with sqlite3.connect(home / "databoard.sqlite3") as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def _mariadb_database() -> str | None:
+    """A fresh database on the local MariaDB (127.0.0.1:3306, root), or None when it is not running."""
+    try:
+        import pymysql
+
+        conn = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="", connect_timeout=2)
+    except Exception:  # noqa: BLE001 - any failure to connect means "no MariaDB here"
+        return None
+    name = f"databoard_cli_{os.getpid()}"
+    with conn.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {name}")
+        cursor.execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
+    conn.close()
+    return name
+
+
+def test_mysql_url_works_for_init_and_commands(tmp_path):
+    name = _mariadb_database()
+    if name is None:
+        pytest.skip("no MariaDB at 127.0.0.1:3306")
+    env = {"DATABASE_URL": f"mysql://root@127.0.0.1:3306/{name}", "DATABOARD_PASSWORD": PASSWORD}
+    home = tmp_path / "home"
+    assert f"/{name} (migrated)" in _cli(home, "init", env_extra=env).stdout
+    _cli(home, "createadmin", "--username", "root", "--email", "root@example.org", env_extra=env)
+    _cli(home, "user", "add", "mia", "--email", "mia@example.org", "--approved", env_extra=env)
+    users = json.loads(_cli(home, "user", "list", "--json", env_extra=env).stdout)
+    assert {u["username"] for u in users} == {"root", "mia"}
+    assert not (home / "databoard.sqlite3").exists()
