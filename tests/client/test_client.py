@@ -154,3 +154,10 @@ def test_client_talks_to_a_live_server_over_http(live_server):
         created = client.users.create(username="dora", email="dora@example.org", password=PASSWORD)
         assert created["approval"] == "approved"
         assert client.users.get("dora")["email"] == "dora@example.org"
+
+
+def test_the_local_user_key_cannot_be_forged_with_a_header(admin_user):
+    transport = httpx.WSGITransport(app=application)
+    with httpx.Client(transport=transport, base_url="http://testserver") as http:
+        r = http.get("/api/v1/accounts/me", headers={"databoard.local_user": "admin", "databoard-local-user": "admin"})
+    assert r.status_code == 401
