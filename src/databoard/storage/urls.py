@@ -1,3 +1,9 @@
+from django.urls import path
+
+from databoard.storage import views
+
 app_name = "storage"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("d/<str:token>", views.download, name="download"),
+]
