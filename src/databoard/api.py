@@ -6,6 +6,7 @@ Each app adds its router in :func:`build_api`. Errors have one shape everywhere:
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -14,13 +15,16 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
+from django.urls import re_path
+from django.views.decorators.csrf import csrf_exempt
 from ninja import Field, NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.pagination import PaginationBase
+from ninja.parser import Parser
 from ninja.security import APIKeyCookie, HttpBearer
 
 from databoard.accounts.models import ApiToken, User
-from databoard.errors import DataboardError, NotAuthenticated, PermissionDenied
+from databoard.errors import DataboardError, NotAuthenticated, PermissionDenied, ValidationFailed
 
 logger = logging.getLogger("databoard.api")
 
@@ -98,6 +102,38 @@ class Page(PaginationBase):
                 "limit": pagination.limit, "offset": start}
 
 
+def _refuse_nul(value: Any, where: str) -> None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValidationFailed(f"The {where} holds a NUL character (\\u0000), which databoard cannot store; "
+                                   "remove it.")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_nul(key, where)
+            _refuse_nul(item, where)
+    elif isinstance(value, list):
+        for item in value:
+            _refuse_nul(item, where)
+
+
+class NulFreeParser(Parser):
+    """JSON bodies, query strings and forms, refused (400) when text holds a NUL character.
+
+    No column stores one, and PostgreSQL refuses one even inside a query, so a NUL that
+    reached the database would be a server error instead of the client's mistake.
+    """
+
+    def parse_body(self, request: HttpRequest) -> Any:
+        data = super().parse_body(request)
+        _refuse_nul(data, "request body")
+        return data
+
+    def parse_querydict(self, data, list_fields: list[str], request: HttpRequest) -> dict:
+        result = super().parse_querydict(data, list_fields, request)
+        _refuse_nul(result, "query string" if data is request.GET else "form")
+        return result
+
+
 def _error(api: NinjaAPI, request: HttpRequest, status: int, code: str, message: str,
            details: dict | None = None) -> HttpResponse:
     response = api.create_response(request, {"error": {"code": code, "message": message,
@@ -105,6 +141,73 @@ def _error(api: NinjaAPI, request: HttpRequest, status: int, code: str, message:
     if status == 429:
         response["Retry-After"] = str((details or {}).get("retry_after_seconds", 60))
     return response
+
+
+#: Statuses of the error shape documented on every operation (besides the ones it declares itself).
+ERROR_STATUSES = {
+    400: "The request is not valid (a rule of the service, or text it cannot store).",
+    401: "Not signed in, or the API token is malformed, unknown, revoked or expired.",
+    403: "Signed in, but not allowed: not an administrator, a token without the needed scope, a CSRF failure.",
+    404: "No such object, or one you may not see.",
+    405: "The path exists, but not with this method.",
+    409: "The object's state forbids this (taken name, already done, last owner).",
+    413: "The request body or file is too large.",
+    422: "The request does not match the schema of this operation.",
+    429: "Too many attempts; wait for Retry-After seconds.",
+}
+
+ERROR_SCHEMA = {
+    "type": "object", "required": ["error"], "title": "Error",
+    "properties": {"error": {
+        "type": "object", "required": ["code", "message", "details"],
+        "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                       "details": {"type": "object"}}}},
+}
+
+
+class DataboardAPI(NinjaAPI):
+    """NinjaAPI whose every answer, even outside an operation, has the one error shape.
+
+    An unknown path under the API is a 404 and a known path with another method a 405, both
+    as ``{"error": ...}``, and the OpenAPI schema documents the error answers of each operation.
+    """
+
+    def _get_urls(self) -> list:
+        urls = super()._get_urls()
+        for pattern in urls:
+            pattern.callback = self._shape_not_allowed(pattern.callback)
+        # It changes nothing, so a browser's POST without a CSRF token also gets the JSON 404.
+        urls.append(re_path(r"^.*$", csrf_exempt(self._unknown_path), name="api-unknown"))
+        return urls
+
+    def _shape_not_allowed(self, view):
+        @functools.wraps(view)  # keeps csrf_exempt: ninja checks CSRF itself, in SessionAuth
+        def wrapper(request, *args, **kwargs):
+            response = view(request, *args, **kwargs)
+            if response.status_code == 405 and response.get("Content-Type", "").startswith("text/"):
+                shaped = _error(self, request, 405, "method_not_allowed",
+                                f"{request.method} is not allowed here; use {response.get('Allow', '')}.")
+                shaped["Allow"] = response.get("Allow", "")
+                return shaped
+            return response
+
+        return wrapper
+
+    def _unknown_path(self, request: HttpRequest) -> HttpResponse:
+        return _error(self, request, 404, "not_found",
+                      f"No API operation at '{request.path[:200]}'; see /api/v1/docs for the list.")
+
+    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: dict | None = None):
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+        error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        for item in schema.get("paths", {}).values():
+            for operation in item.values():
+                responses = operation.setdefault("responses", {})
+                for status, description in ERROR_STATUSES.items():
+                    responses.setdefault(status, {"description": description, **error})
+                responses.setdefault(500, {"description": "A bug on the server (it is logged).", **error})
+        return schema
 
 
 def _validation_message(errors: list[dict]) -> str:
@@ -128,11 +231,12 @@ def build_api() -> NinjaAPI:
     from databoard import __version__
     from databoard.accounts.api import router as accounts_router
 
-    api = NinjaAPI(title="databoard API", version=__version__, urls_namespace="api", auth=AUTH,
+    api = DataboardAPI(title="databoard API", version=__version__, urls_namespace="api", auth=AUTH,
+                   parser=NulFreeParser(),
                    docs_url="/docs", openapi_url="/openapi.json",
                    description="Challenges, model registry, datastore and labels. "
                                "Authenticate with a browser session or `Authorization: Bearer <token>`.")
-    api.add_router("/accounts", accounts_router)
+    api.add_router("/accounts", accounts_router)  # more routers: here (a catch-all 404 follows them)
 
     @api.exception_handler(DataboardError)
     def domain_error(request, exc: DataboardError):
@@ -150,9 +254,13 @@ def build_api() -> NinjaAPI:
 
     @api.exception_handler(HttpError)
     def http_error(request, exc: HttpError):
-        code = {403: "forbidden", 404: "not_found", 405: "method_not_allowed", 429: "rate_limited"}.get(
-            exc.status_code, "error")
+        if isinstance(exc.__cause__, DataboardError):  # raised by our parser while ninja read the body
+            return domain_error(request, exc.__cause__)
+        code = {400: "invalid", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+                429: "rate_limited"}.get(exc.status_code, "error")
         message = str(exc)
+        if exc.__cause__ is not None and message.startswith("Cannot parse request body"):
+            message = f"The request body cannot be read as JSON ({exc.__cause__}); send a JSON object."
         if "CSRF" in message:
             message = "CSRF check failed: send the X-CSRFToken header with the csrftoken cookie's value."
         return _error(api, request, exc.status_code, code, message)

@@ -15,3 +15,6 @@ urlpatterns = [
     path("healthz", web_views.healthz, name="healthz"),
     path("metrics", web_views.metrics, name="metrics"),
 ]
+
+handler404 = "databoard.web.views.not_found"
+handler403 = "databoard.web.views.forbidden"

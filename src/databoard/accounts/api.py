@@ -4,7 +4,6 @@
 from datetime import datetime, timedelta
 
 from django.contrib.auth import login, logout
-from django.contrib.auth.forms import PasswordResetForm
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import File, Form, Query, Router, Schema
@@ -17,6 +16,7 @@ from databoard.accounts.schemas import (
     AdminUserOut,
     AuditOut,
     DeleteMeIn,
+    Instant,
     ImportOut,
     InviteIn,
     InviteOut,
@@ -38,7 +38,7 @@ from databoard.accounts.schemas import (
     UserCreateIn,
 )
 from databoard.api import Page, require_admin
-from databoard.errors import NotFound, ValidationFailed
+from databoard.errors import PermissionDenied, ValidationFailed
 from databoard.web.request import client_ip
 
 router = Router(tags=["accounts"])
@@ -72,11 +72,7 @@ def logout_api(request: HttpRequest):
 @router.post("/password-reset", auth=None, response={202: MessageOut})
 def password_reset_api(request: HttpRequest, data: PasswordResetIn):
     """Email a password-reset link if an account has this address (the answer is the same either way)."""
-    form = PasswordResetForm({"email": data.email})
-    if form.is_valid():
-        form.save(request=request, use_https=request.is_secure(),
-                  email_template_name="accounts/email/password_reset.txt",
-                  subject_template_name="accounts/email/password_reset_subject.txt")
+    services.password_reset_request(email=data.email, ip=client_ip(request))
     return 202, {"message": "If an account has this address, a reset link was emailed to it."}
 
 
@@ -160,7 +156,9 @@ def user_import_api(request: HttpRequest, file: File[UploadedFile], send_emails:
 
 @router.get("/users/{username}", response=AdminUserOut)
 def user_get_api(request: HttpRequest, username: str):
-    """One user: yourself, or anyone for administrators."""
+    """One user: yourself, or anyone for administrators (with the admin scope)."""
+    if request.user.is_staff and username.lower() != request.user.username.lower():
+        require_admin(request)
     return selectors.user_get(username=username, viewer=request.user)
 
 
@@ -241,18 +239,12 @@ def team_leave_api(request: HttpRequest, slug: str):
     return {"message": f"You left '{team.slug}'."}
 
 
-def _member(team, username: str) -> User:
-    user = User.objects.filter(username__iexact=username, memberships__team=team).first()
-    if user is None:
-        raise NotFound(f"'{username[:150]}' is not a member of '{team.slug}'.")
-    return user
-
-
 @router.put("/teams/{slug}/members/{username}", response=TeamDetailOut)
 def team_member_role_api(request: HttpRequest, slug: str, username: str, data: RoleIn):
     """Make a member owner or member (team owners)."""
     team = selectors.team_get(slug=slug, viewer=request.user)
-    services.membership_set_role(team=team, actor=request.user, user=_member(team, username), role=data.role)
+    member = selectors.user_in_team(team=team, username=username)
+    services.membership_set_role(team=team, actor=request.user, user=member, role=data.role)
     return _team_detail(team)
 
 
@@ -260,7 +252,8 @@ def team_member_role_api(request: HttpRequest, slug: str, username: str, data: R
 def team_member_remove_api(request: HttpRequest, slug: str, username: str):
     """Remove a member (team owners)."""
     team = selectors.team_get(slug=slug, viewer=request.user)
-    services.team_remove_member(team=team, actor=request.user, user=_member(team, username))
+    member = selectors.user_in_team(team=team, username=username)
+    services.team_remove_member(team=team, actor=request.user, user=member)
     return {"message": f"'{username}' was removed from '{team.slug}'."}
 
 
@@ -311,6 +304,9 @@ def token_list_api(request: HttpRequest, user: str | None = None):
 def token_create_api(request: HttpRequest, data: TokenIn):
     """Create an API token; the answer holds the token, shown only this once."""
     owner = request.user
+    if services.SCOPE_RANK[data.scope] > services.SCOPE_RANK[request.token_scope]:
+        raise PermissionDenied(f"A '{request.token_scope}' token cannot create a '{data.scope}' token; "
+                               f"sign in or use a token with the '{data.scope}' scope.", field="scope")
     if data.user and data.user.lower() != request.user.username.lower():
         owner = selectors.user_get(username=data.user, viewer=require_admin(request))
     expires_at: datetime | None = data.expires_at
@@ -339,8 +335,8 @@ class AuditFilter(Schema):
     actor: str | None = None
     ip: str | None = None
     target_type: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    since: Instant | None = None
+    until: Instant | None = None
 
 
 @router.get("/audit", response=list[AuditOut])

@@ -3,9 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from datetime import timezone as dt_timezone
+from typing import Annotated, Literal
 
 from ninja import Field, Schema
+from pydantic import AfterValidator
+
+
+def _storable(value: datetime) -> datetime:
+    # 9999-12-31T23:59:59-14:00 parses, but is past year 9999 in UTC, where the database works.
+    if value.tzinfo is not None:
+        try:
+            value.astimezone(dt_timezone.utc)
+        except OverflowError:
+            raise ValueError("the date is out of range once converted to UTC") from None
+    return value
+
+
+#: A date and time the database can store (in UTC).
+Instant = Annotated[datetime, AfterValidator(_storable)]
 
 
 class UserOut(Schema):
@@ -155,7 +171,7 @@ class RoleIn(Schema):
 class TokenIn(Schema):
     name: str = Field("", max_length=100)
     scope: Literal["read", "write", "admin"] = "write"
-    expires_at: datetime | None = None
+    expires_at: Instant | None = None
     expires_in_days: int | None = Field(None, ge=1, le=3650)
     user: str | None = Field(None, max_length=150, description="Administrators: create the token for this user.")
 

@@ -15,9 +15,14 @@ def _require_staff(viewer: User) -> None:
         raise PermissionDenied("Only administrators can see this.")
 
 
+def _storable(text: str) -> bool:
+    # No stored name holds a NUL, and PostgreSQL refuses one even in a query: it is simply not found.
+    return "\x00" not in text
+
+
 def user_get(*, username: str, viewer: User) -> User:
     """A user by username: administrators see anyone, others only themselves (else 404)."""
-    qs = User.objects.filter(username__iexact=username)
+    qs = User.objects.filter(username__iexact=username) if _storable(username) else User.objects.none()
     if not viewer.is_staff:
         qs = qs.filter(pk=viewer.pk)
     user = qs.first()
@@ -57,13 +62,22 @@ def team_list(*, viewer: User, all_teams: bool = False) -> QuerySet[Team]:
 
 def team_get(*, slug: str, viewer: User) -> Team:
     """A team the viewer belongs to (administrators: any); others get 404."""
-    qs = Team.objects.filter(slug=slug)
+    qs = Team.objects.filter(slug=slug) if _storable(slug) else Team.objects.none()
     if not viewer.is_staff:
         qs = qs.filter(memberships__user=viewer)
     team = qs.first()
     if team is None:
         raise NotFound(f"No team '{slug[:150]}' that you belong to.")
     return team
+
+
+def user_in_team(*, team: Team, username: str) -> User:
+    """A member of the team by username; else 404."""
+    user = (User.objects.filter(username__iexact=username, memberships__team=team).first()
+            if _storable(username) else None)
+    if user is None:
+        raise NotFound(f"'{username[:150]}' is not a member of '{team.slug}'.")
+    return user
 
 
 def team_members(*, team: Team) -> QuerySet[Membership]:
@@ -79,7 +93,7 @@ def invite_list_for(*, user: User, pending_only: bool = True) -> QuerySet[Invite
     cond = Q(user=user)
     if user.email:
         cond |= Q(user__isnull=True, email__iexact=user.email)
-    qs = Invite.objects.filter(cond).select_related("team", "invited_by")
+    qs = Invite.objects.filter(cond).select_related("team", "user", "invited_by")
     return qs.filter(state=Invite.State.PENDING) if pending_only else qs
 
 
@@ -96,7 +110,7 @@ def invite_get(*, pk: int, viewer: User) -> Invite:
 
 
 def team_invites(*, team: Team) -> QuerySet[Invite]:
-    return Invite.objects.filter(team=team, state=Invite.State.PENDING).select_related("user")
+    return Invite.objects.filter(team=team, state=Invite.State.PENDING).select_related("team", "user", "invited_by")
 
 
 def token_list(*, viewer: User, user: User | None = None) -> QuerySet[ApiToken]:
@@ -104,7 +118,7 @@ def token_list(*, viewer: User, user: User | None = None) -> QuerySet[ApiToken]:
     target = user or viewer
     if target.pk != viewer.pk:
         _require_staff(viewer)
-    return ApiToken.objects.filter(user=target).order_by("-created_at", "-id")
+    return ApiToken.objects.filter(user=target).select_related("user").order_by("-created_at", "-id")
 
 
 def token_get(*, pk: int, viewer: User) -> ApiToken:

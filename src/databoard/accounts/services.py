@@ -41,6 +41,7 @@ from databoard.errors import (
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,149}$")
 DELETED_PREFIX = "deleted-user-"
 TOKEN_PREFIX = "dbk_"
+TOKEN_PREFIX_RE = re.compile(r"^[0-9a-f]{4,16}$")
 TOKEN_LAST_USED_RESOLUTION = timedelta(seconds=60)
 EMAIL_VERIFY_SALT = "databoard.accounts.email-verify"
 EMAIL_VERIFY_MAX_AGE = timedelta(days=3)
@@ -125,6 +126,10 @@ def _clean_names(**names: str) -> dict[str, str]:
                                    field=key)
         cleaned[key] = value
     return cleaned
+
+
+def _has_control_chars(text: str, *, allow: str = "") -> bool:
+    return any(ord(c) < 32 and c not in allow for c in text)
 
 
 def _check_password(password: str, user: User) -> None:
@@ -263,6 +268,8 @@ def user_reject(*, user: User, reason: str, actor: User, ip: str | None = None) 
         raise ValidationFailed("Give a reason: the user is told why their sign-up was rejected.", field="reason")
     if len(reason) > 2000:
         raise ValidationFailed("The reason is longer than 2000 characters.", field="reason")
+    if _has_control_chars(reason, allow="\n\r\t"):
+        raise ValidationFailed("The reason cannot contain control characters.", field="reason")
     if user.is_deleted:
         raise Conflict(f"User '{user.username}' is deleted.")
     if user.pk == actor.pk:
@@ -324,6 +331,32 @@ def user_set_password(*, user: User, password: str, actor: User | None = None, i
 
 
 @transaction.atomic
+def password_reset_request(*, email: str, ip: str | None = None) -> None:
+    """Email a password-reset link to the account with this address, if there is one.
+
+    Callers answer the same whether or not an account has the address, so nobody learns which
+    addresses have accounts. Deleted or disabled accounts and accounts without a password get
+    nothing. The link opens the web page ``accounts:password_reset_confirm`` (Django's token
+    generator, valid ``PASSWORD_RESET_TIMEOUT``). Raises ValidationFailed for a malformed address.
+    """
+    email = _clean_email(email)
+    user = User.objects.filter(email__iexact=email, is_active=True, deleted_at__isnull=True).first()
+    if user is None or not user.has_usable_password():
+        return
+    from django.contrib.auth.tokens import default_token_generator
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    link = _absolute(reverse("accounts:password_reset_confirm", kwargs={
+        "uidb64": urlsafe_base64_encode(force_bytes(user.pk)), "token": default_token_generator.make_token(user)}))
+    audit_record(action="user.password_reset_request", actor=user, target=user, ip=ip)
+    _send_after_commit(to=[user.email], subject="databoard: reset your password",
+                       body=f"Hello {user.display_name},\n\nSomeone (we hope you) asked to reset the password of "
+                            f"'{user.username}'. Open this link to choose a new one:\n{link}\n\n"
+                            "If you did not ask, ignore this email; your password stays as it is.\n")
+
+
+@transaction.atomic
 def user_delete(*, user: User, actor: User, ip: str | None = None) -> User:
     """Delete an account: personal data is wiped, results stay attributed to "deleted user".
 
@@ -337,7 +370,8 @@ def user_delete(*, user: User, actor: User, ip: str | None = None) -> User:
     if user.is_superuser and not User.objects.filter(is_superuser=True, deleted_at__isnull=True,
                                                      is_active=True).exclude(pk=user.pk).exists():
         raise Conflict("This is the last administrator account; make another administrator first.")
-    old_username = user.username
+    old_username, old_email = user.username, user.email or ""
+    token_ids = [str(pk) for pk in ApiToken.objects.filter(user=user).values_list("pk", flat=True)]
     anonymous = f"{DELETED_PREFIX}{user.pk}"
     user.username = anonymous
     user.email = None
@@ -353,11 +387,31 @@ def user_delete(*, user: User, actor: User, ip: str | None = None) -> User:
         state=Invite.State.CANCELLED, responded_at=timezone.now())
     Membership.objects.filter(user=user, team__is_personal=False).delete()
     Team.objects.filter(is_personal=True, memberships__user=user).update(name=anonymous, slug=anonymous)
+    _audit_anonymize(user=user, names=[old_username, old_email], token_ids=token_ids, anonymous=anonymous)
     audit_record(action="user.delete", actor=actor if actor.pk != user.pk else None,
                  actor_username=anonymous if actor.pk == user.pk else actor.username, target=user, ip=ip)
-    # Earlier audit rows keep the anonymous name only.
-    AuditEvent.objects.filter(actor_username=old_username).update(actor_username=anonymous)
     return user
+
+
+def _audit_anonymize(*, user: User, names: list[str], token_ids: list[str], anonymous: str) -> None:
+    """Earlier audit rows keep their facts but name a deleted user only by the anonymous name.
+
+    The username or email can sit in ``actor_username`` (also failed sign-ins typed with the
+    email), in ``target_repr`` (the user's full name, a token's owner) and in ``data`` values.
+    """
+    names = [name for name in names if name]
+    typed = Q()
+    for name in names:
+        typed |= Q(actor_username__iexact=name)
+    AuditEvent.objects.filter(Q(actor=user) | typed).update(actor_username=anonymous)
+    AuditEvent.objects.filter(
+        Q(target_type=User._meta.model_name, target_id=str(user.pk))
+        | Q(target_type=ApiToken._meta.model_name, target_id__in=token_ids)).update(target_repr="deleted user")
+    for key in ("user", "member", "invitee"):
+        for name in names:
+            for event in AuditEvent.objects.filter(**{f"data__{key}__iexact": name}):
+                event.data[key] = anonymous
+                event.save(update_fields=["data"])
 
 
 # --------------------------------------------------------------------------- login
@@ -367,7 +421,8 @@ def login_throttle_check(*, username: str, ip: str | None) -> None:
     """Raise RateLimited when this username and address failed too often in the last minute."""
     limit = get_config().login_failures_per_minute
     since = timezone.now() - timedelta(minutes=1)
-    failures = AuditEvent.objects.filter(action="login.failed", actor_username=(username or "")[:150],
+    # Sign-in matches the username in any case, so the count does too: "ALICE" is "alice".
+    failures = AuditEvent.objects.filter(action="login.failed", actor_username__iexact=(username or "")[:150],
                                          ip=ip or None, created_at__gte=since).count()
     if failures >= limit:
         raise RateLimited(f"Too many failed sign-ins for '{username}' from this address; "
@@ -419,6 +474,8 @@ def team_create(*, name: str, owner: User) -> Team:
     if not name or not slug or len(name) > 100:
         raise ValidationFailed("A team name needs 1 to 100 characters, with at least one letter or digit.",
                                field="name")
+    if _has_control_chars(name):
+        raise ValidationFailed("A team name cannot contain control characters.", field="name")
     if slug.startswith(DELETED_PREFIX):
         raise ValidationFailed(f"Team names starting with '{DELETED_PREFIX}' are reserved.", field="name")
     if Team.objects.filter(slug=slug).exists() or User.objects.filter(username__iexact=slug).exists():
@@ -485,7 +542,10 @@ def invite_accept(*, invite: Invite, user: User) -> Membership:
 def invite_decline(*, invite: Invite, user: User) -> Invite:
     """Decline an invite addressed to ``user``."""
     _invite_for(invite=invite, user=user)
-    Invite.objects.filter(pk=invite.pk).update(state=Invite.State.DECLINED, responded_at=timezone.now())
+    moved = Invite.objects.filter(pk=invite.pk, state=Invite.State.PENDING).update(
+        state=Invite.State.DECLINED, responded_at=timezone.now())
+    if not moved:
+        raise Conflict("This invite was answered or withdrawn in the meantime.")
     invite.refresh_from_db()
     audit_record(action="team.decline", actor=user, target=invite.team)
     return invite
@@ -497,8 +557,13 @@ def invite_cancel(*, invite: Invite, actor: User) -> Invite:
     _require_owner(team=invite.team, actor=actor)
     if invite.state != Invite.State.PENDING:
         raise Conflict(f"This invite is already {invite.state}.")
-    Invite.objects.filter(pk=invite.pk).update(state=Invite.State.CANCELLED, responded_at=timezone.now())
+    moved = Invite.objects.filter(pk=invite.pk, state=Invite.State.PENDING).update(
+        state=Invite.State.CANCELLED, responded_at=timezone.now())
+    if not moved:
+        raise Conflict("This invite was answered in the meantime.")
     invite.refresh_from_db()
+    audit_record(action="team.invite_cancel", actor=actor, target=invite.team,
+                 invitee=invite.user.username if invite.user_id else invite.email)
     return invite
 
 
@@ -524,10 +589,18 @@ def team_leave(*, team: Team, user: User) -> None:
 
 @transaction.atomic
 def team_remove_member(*, team: Team, actor: User, user: User) -> None:
-    """Remove a member from a team (owners); to remove yourself, leave."""
+    """Remove a member from a team (owners); to remove yourself, leave.
+
+    Nobody is removed from their personal team, and the last owner of a team that has other
+    members stays (an administrator makes someone else owner first).
+    """
     _require_owner(team=team, actor=actor)
     if user.pk == actor.pk:
         raise Conflict("To remove yourself from a team, leave it.")
+    if team.is_personal:
+        raise Conflict("Nobody can be removed from their personal team.")
+    if _last_owner(team=team, user=user) and Membership.objects.filter(team=team).exclude(user=user).exists():
+        raise Conflict(f"'{user.username}' is the last owner of '{team.slug}'; make another member owner first.")
     deleted, _ = Membership.objects.filter(team=team, user=user).delete()
     if not deleted:
         raise NotFound(f"'{user.username}' is not a member of '{team.slug}'.")
@@ -578,6 +651,8 @@ def token_create(*, user: User, actor: User, name: str = "", scope: str = ApiTok
     name = (name or "").strip()
     if len(name) > 100:
         raise ValidationFailed("A token name has at most 100 characters.", field="name")
+    if _has_control_chars(name):
+        raise ValidationFailed("A token name cannot contain control characters.", field="name")
     if expires_at is not None and expires_at <= timezone.now():
         raise ValidationFailed("The expiry date is in the past.", field="expires_at")
     if user.is_deleted or not user.is_active:
@@ -606,7 +681,7 @@ def token_revoke(*, token: ApiToken, actor: User, ip: str | None = None) -> ApiT
 def token_authenticate(raw: str) -> ApiToken:
     """Find the active token for a raw bearer string. Raises NotAuthenticated with the reason."""
     parts = (raw or "").strip().split("_", 2)
-    if len(parts) != 3 or f"{parts[0]}_" != TOKEN_PREFIX or not parts[1] or not parts[2]:
+    if len(parts) != 3 or f"{parts[0]}_" != TOKEN_PREFIX or not TOKEN_PREFIX_RE.match(parts[1]) or not parts[2]:
         raise NotAuthenticated("The API token is malformed; it looks like dbk_xxxxxxxx_….")
     token = ApiToken.objects.select_related("user").filter(prefix=parts[1][:16]).first()
     if token is None or not hmac.compare_digest(token.token_hash, _hash_token(raw.strip())):
@@ -674,12 +749,16 @@ def users_import_csv(*, data: bytes | str | IO[bytes], actor: User, send_emails:
         raise ValidationFailed(f"Line 1: the CSV header cannot be read ({exc}).") from None
     missing = [c for c in CSV_REQUIRED if c not in header]
     unknown = [c for c in header if c not in CSV_COLUMNS]
-    if missing or unknown:
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if missing or unknown or repeated:
         problems = []
         if missing:
             problems.append("missing column(s): " + ", ".join(missing))
         if unknown:
             problems.append("unknown column(s): " + ", ".join(unknown))
+        if repeated:
+            # DictReader would silently keep the last of the repeated columns.
+            problems.append("repeated column(s): " + ", ".join(repeated))
         raise ValidationFailed(f"Line 1: {'; '.join(problems)}. Expected columns: {', '.join(CSV_COLUMNS)}.",
                                errors=[{"line": 1, "message": "; ".join(problems)}])
     reader.fieldnames = header
@@ -688,6 +767,8 @@ def users_import_csv(*, data: bytes | str | IO[bytes], actor: User, send_emails:
     planned: list[dict[str, str]] = []
     seen_usernames: dict[str, int] = {}
     seen_emails: dict[str, int] = {}
+    seen_slugs: dict[str, int] = {}  # personal team slugs of the file's usernames
+    planned_lines: list[int] = []
     try:
         for raw_row in reader:
             line = reader.line_num
@@ -707,6 +788,9 @@ def users_import_csv(*, data: bytes | str | IO[bytes], actor: User, send_emails:
                 key = username.lower()
                 if key in seen_usernames:
                     raise ValidationFailed(f"username '{username}' also appears on line {seen_usernames[key]}")
+                if slugify(username) in seen_slugs:
+                    raise ValidationFailed(f"username '{username}' gives the same personal team name as the "
+                                           f"username on line {seen_slugs[slugify(username)]}")
                 if email in seen_emails:
                     raise ValidationFailed(f"email '{email}' also appears on line {seen_emails[email]}")
                 if _username_taken(username):
@@ -714,10 +798,10 @@ def users_import_csv(*, data: bytes | str | IO[bytes], actor: User, send_emails:
                 if User.objects.filter(email__iexact=email).exists():
                     raise ValidationFailed(f"email '{email}' already has an account")
                 team_name = row.get("team", "")
-                if team_name and (not slugify(team_name) or len(team_name) > 100):
+                if team_name and (not slugify(team_name) or len(team_name) > 100 or _has_control_chars(team_name)):
                     raise ValidationFailed(f"team name '{team_name[:100]}' is not valid")
-                if team_name and slugify(team_name) in {k.lower() for k in seen_usernames} | {key}:
-                    raise ValidationFailed(f"team name '{team_name}' is the same as a username in the file")
+                if team_name and slugify(team_name).startswith(DELETED_PREFIX):
+                    raise ValidationFailed(f"team names starting with '{DELETED_PREFIX}' are reserved")
                 existing_team = Team.objects.filter(slug=slugify(team_name)).first() if team_name else None
                 if existing_team is not None and existing_team.is_personal:
                     raise ValidationFailed(f"team '{team_name}' is a personal team")
@@ -730,9 +814,18 @@ def users_import_csv(*, data: bytes | str | IO[bytes], actor: User, send_emails:
                 continue
             seen_usernames[key] = line
             seen_emails[email] = line
+            seen_slugs[slugify(username)] = line
             planned.append({"username": username, "email": email, "team": team_name, **names})
+            planned_lines.append(line)
     except csv.Error as exc:
         errors.append({"line": reader.line_num, "message": f"the CSV cannot be read: {exc}"})
+    # A new team must not take the personal team name of a user of the file, whichever row comes first.
+    for row, line in zip(planned, planned_lines):
+        team_slug = slugify(row["team"])
+        if team_slug and team_slug in seen_slugs:
+            errors.append({"line": line, "message": f"team name '{row['team']}' is the same as a username in "
+                                                    f"the file (line {seen_slugs[team_slug]})"})
+    errors.sort(key=lambda e: e["line"])
     if errors:
         listing = "; ".join(f"line {e['line']}: {e['message']}" for e in errors[:20])
         more = f" (and {len(errors) - 20} more)" if len(errors) > 20 else ""

@@ -1,12 +1,480 @@
-"""Web pages of the accounts app (being written)."""
+"""Web pages of the accounts app: parse the form, call a service or selector, render.
 
-from django.http import Http404
+A refused action shows the service's own message (the same words as the API) with its status.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth import login, logout, update_session_auth_hash
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
+
+from databoard.accounts import selectors, services
+from databoard.accounts.forms import (
+    AuditFilterForm,
+    ConfirmPasswordForm,
+    CsvImportForm,
+    InviteForm,
+    LoginForm,
+    PasswordChangeForm,
+    PasswordResetRequestForm,
+    ProfileForm,
+    RejectForm,
+    SignupForm,
+    TeamCreateForm,
+    TokenCreateForm,
+)
+from databoard.accounts.models import Membership
+from databoard.errors import DataboardError, ValidationFailed
+from databoard.web.request import client_ip
+from databoard.web.views import error_page
+
+PAGE_SIZE = 50
 
 
-def _todo(request, *args, **kwargs):
-    raise Http404("This page is not written yet.")
+def staff_required(view):
+    """Anonymous visitors are sent to log in; signed-in non-staff get 403."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not request.user.is_staff:
+            raise DjangoPermissionDenied("Only administrators can see this page.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
 
 
-signup = login_view = logout_view = verify_email = password_change = password_reset = _todo
-password_reset_done = password_reset_confirm = password_reset_complete = profile = delete_account = _todo
-teams = team_detail = invite_answer = tokens = token_revoke = approvals = users_import = audit = _todo
+def _form_error(form, exc: DataboardError) -> None:
+    """Put a service's message next to the field it names, or above the form."""
+    field = exc.details.get("field")
+    form.add_error(field if field in form.fields else None, str(exc))
+
+
+def _page(request, queryset):
+    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def _safe_next(request) -> str | None:
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                                  require_https=request.is_secure()):
+        return target
+    return None
+
+
+# --------------------------------------------------------------------------- sign-up and sign-in
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request):
+    if request.user.is_authenticated:
+        return redirect("web:home")
+    form = SignupForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                user = services.user_signup(username=data["username"], email=data["email"],
+                                            password=data["password1"], first_name=data["first_name"],
+                                            last_name=data["last_name"], affiliation=data["affiliation"],
+                                            ip=client_ip(request))
+            except DataboardError as exc:
+                _form_error(form, exc)
+                status = exc.status
+            else:
+                from databoard.config import get_config
+
+                return render(request, "accounts/signup_done.html", {
+                    "new_user": user, "needs_approval": not user.is_approved,
+                    "needs_verification": get_config().require_email_verification}, status=201)
+        else:
+            status = 400
+    return render(request, "accounts/signup.html", {"form": form}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def login_view(request):
+    form = LoginForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                user = services.login_check(username=form.cleaned_data["username"],
+                                            password=form.cleaned_data["password"], ip=client_ip(request))
+            except DataboardError as exc:
+                form.add_error(None, str(exc))
+                status = exc.status
+            else:
+                login(request, user, backend="databoard.accounts.backends.ApprovedUserBackend")
+                messages.success(request, f"Welcome, {user.display_name}.")
+                return redirect(_safe_next(request) or "web:home")
+        else:
+            status = 400
+    return render(request, "accounts/login.html", {"form": form, "next": _safe_next(request) or ""},
+                  status=status)
+
+
+@require_POST
+def logout_view(request):
+    logout(request)
+    messages.info(request, "You are signed out.")
+    return redirect("web:home")
+
+
+def verify_email(request, token: str):
+    try:
+        services.user_verify_email(token=token)
+    except DataboardError as exc:
+        return error_page(request, status=exc.status, message=str(exc))
+    messages.success(request, "Your email address is verified.")
+    return redirect("accounts:login")
+
+
+# --------------------------------------------------------------------------- passwords
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def password_change(request):
+    form = PasswordChangeForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.user_change_password(user=request.user, old_password=form.cleaned_data["old_password"],
+                                              new_password=form.cleaned_data["new_password1"],
+                                              ip=client_ip(request))
+            except DataboardError as exc:
+                field = exc.details.get("field")
+                form.add_error("new_password1" if field == "password" else field if field in form.fields else None,
+                               str(exc))
+                status = exc.status
+            else:
+                update_session_auth_hash(request, request.user)
+                messages.success(request, "Your password was changed.")
+                return redirect("accounts:profile")
+        else:
+            status = 400
+    return render(request, "accounts/password_change.html", {"form": form}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def password_reset(request):
+    form = PasswordResetRequestForm(request.POST or None)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.password_reset_request(email=form.cleaned_data["email"], ip=client_ip(request))
+            except ValidationFailed as exc:
+                _form_error(form, exc)
+            else:
+                return redirect("accounts:password_reset_done")
+        return render(request, "accounts/password_reset.html", {"form": form}, status=400)
+    return render(request, "accounts/password_reset.html", {"form": form})
+
+
+def password_reset_done(request):
+    return render(request, "accounts/password_reset_done.html")
+
+
+password_reset_confirm = auth_views.PasswordResetConfirmView.as_view(
+    template_name="accounts/password_reset_confirm.html",
+    success_url=reverse_lazy("accounts:password_reset_complete"))
+
+
+def password_reset_complete(request):
+    return render(request, "accounts/password_reset_complete.html")
+
+
+# --------------------------------------------------------------------------- profile
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def profile(request):
+    user = request.user
+    initial = {"first_name": user.first_name, "last_name": user.last_name, "affiliation": user.affiliation,
+               "email": user.email}
+    form = ProfileForm(request.POST or None, initial=initial)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.user_update_profile(user=user, **form.cleaned_data)
+            except DataboardError as exc:
+                _form_error(form, exc)
+                status = exc.status
+            else:
+                messages.success(request, "Your profile was saved.")
+                return redirect("accounts:profile")
+        else:
+            status = 400
+    return render(request, "accounts/profile.html", {"form": form}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def delete_account(request):
+    form = ConfirmPasswordForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid() and request.user.check_password(form.cleaned_data["password"]):
+            try:
+                services.user_delete(user=request.user, actor=request.user, ip=client_ip(request))
+            except DataboardError as exc:
+                form.add_error(None, str(exc))
+                status = exc.status
+            else:
+                logout(request)
+                messages.info(request, "Your account was deleted. Your results stay, shown as \"deleted user\".")
+                return redirect("web:home")
+        else:
+            if form.is_valid():
+                form.add_error("password", "The password is not correct; the account was not deleted.")
+            status = 400
+    return render(request, "accounts/delete.html", {"form": form}, status=status)
+
+
+# --------------------------------------------------------------------------- teams
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def teams(request):
+    form = TeamCreateForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                team = services.team_create(name=form.cleaned_data["name"], owner=request.user)
+            except DataboardError as exc:
+                _form_error(form, exc)
+                status = exc.status
+            else:
+                messages.success(request, f"Team '{team.name}' created. Invite people below.")
+                return redirect("accounts:team_detail", slug=team.slug)
+        else:
+            status = 400
+    context = {"form": form, "teams": _page(request, selectors.team_list(viewer=request.user)),
+               "invites": selectors.invite_list_for(user=request.user)}
+    return render(request, "accounts/teams.html", context, status=status)
+
+
+def _team_action(request, team) -> str:
+    """Run the POSTed team action; returns the success message. Raises DataboardError."""
+    action = request.POST.get("action", "")
+    actor = request.user
+    if action == "invite":
+        form = InviteForm(request.POST)
+        if not form.is_valid():
+            raise ValidationFailed("Give a username or an email address to invite.")
+        who = form.cleaned_data["who"].strip()
+        by_email = "@" in who
+        services.team_invite(team=team, actor=actor, username=None if by_email else who,
+                             email=who if by_email else None)
+        return f"Invited {who}."
+    if action == "cancel_invite":
+        invite = selectors.invite_get(pk=_int(request.POST.get("invite_id")), viewer=actor)
+        services.invite_cancel(invite=invite, actor=actor)
+        return "Invite withdrawn."
+    if action in ("make_owner", "make_member"):
+        member = selectors.user_in_team(team=team, username=request.POST.get("username", ""))
+        role = Membership.Role.OWNER if action == "make_owner" else Membership.Role.MEMBER
+        services.membership_set_role(team=team, actor=actor, user=member, role=role)
+        return f"{member.username} is now {role}."
+    if action == "remove":
+        member = selectors.user_in_team(team=team, username=request.POST.get("username", ""))
+        services.team_remove_member(team=team, actor=actor, user=member)
+        return f"{member.username} was removed."
+    if action == "leave":
+        services.team_leave(team=team, user=actor)
+        return f"You left '{team.name}'."
+    raise ValidationFailed(f"Unknown action '{action[:40]}'.")
+
+
+def _int(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValidationFailed("The form is missing a valid id.") from None
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def team_detail(request, slug: str):
+    try:
+        team = selectors.team_get(slug=slug, viewer=request.user)
+    except DataboardError as exc:
+        return error_page(request, status=exc.status, message=str(exc))
+    status = 200
+    if request.method == "POST":
+        try:
+            message = _team_action(request, team)
+        except DataboardError as exc:
+            messages.error(request, str(exc))
+            status = exc.status
+        else:
+            messages.success(request, message)
+            if request.POST.get("action") == "leave":
+                return redirect("accounts:teams")
+            return redirect("accounts:team_detail", slug=team.slug)
+    role = selectors.team_role(team=team, user=request.user)
+    context = {"team": team, "members": selectors.team_members(team=team),
+               "invites": selectors.team_invites(team=team), "invite_form": InviteForm(),
+               "is_owner": role == Membership.Role.OWNER or request.user.is_staff, "my_role": role}
+    return render(request, "accounts/team_detail.html", context, status=status)
+
+
+@login_required
+@require_POST
+def invite_answer(request, invite_id: int, answer: str):
+    try:
+        invite = selectors.invite_get(pk=invite_id, viewer=request.user)
+        if answer == "accept":
+            services.invite_accept(invite=invite, user=request.user)
+            messages.success(request, f"You joined '{invite.team.name}'.")
+            return redirect("accounts:team_detail", slug=invite.team.slug)
+        if answer == "decline":
+            services.invite_decline(invite=invite, user=request.user)
+            messages.info(request, f"You declined the invite to '{invite.team.name}'.")
+            return redirect("accounts:teams")
+        raise ValidationFailed("Answer an invite with accept or decline.")
+    except DataboardError as exc:
+        return error_page(request, status=exc.status, message=str(exc))
+
+
+# --------------------------------------------------------------------------- tokens
+
+NEW_TOKEN_SESSION_KEY = "databoard_new_token"
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def tokens(request):
+    form = TokenCreateForm(request.POST or None, user=request.user)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            expires_at = None
+            if data.get("expires_in_days"):
+                from datetime import timedelta
+
+                from django.utils import timezone
+
+                expires_at = timezone.now() + timedelta(days=data["expires_in_days"])
+            try:
+                token, raw = services.token_create(user=request.user, actor=request.user, name=data["name"],
+                                                   scope=data["scope"], expires_at=expires_at,
+                                                   ip=client_ip(request))
+            except DataboardError as exc:
+                _form_error(form, exc)
+                status = exc.status
+            else:
+                # Post/redirect/get: the token is shown on the next page once, then never again.
+                request.session[NEW_TOKEN_SESSION_KEY] = {"id": token.pk, "token": raw}
+                return redirect("accounts:tokens")
+        else:
+            status = 400
+    new_token = request.session.pop(NEW_TOKEN_SESSION_KEY, None)
+    context = {"form": form, "tokens": _page(request, selectors.token_list(viewer=request.user)),
+               "new_token": new_token}
+    return render(request, "accounts/tokens.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def token_revoke(request, token_id: int):
+    try:
+        token = selectors.token_get(pk=token_id, viewer=request.user)
+        if request.method == "POST":
+            services.token_revoke(token=token, actor=request.user, ip=client_ip(request))
+            messages.success(request, f"Token {token.prefix}… revoked.")
+            return redirect("accounts:tokens")
+    except DataboardError as exc:
+        return error_page(request, status=exc.status, message=str(exc))
+    return render(request, "accounts/token_revoke.html", {"token": token})
+
+
+# --------------------------------------------------------------------------- administrators
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def approvals(request):
+    status = 200
+    reject_errors = {}
+    if request.method == "POST":
+        username = request.POST.get("username", "")
+        try:
+            target = selectors.user_get(username=username, viewer=request.user)
+            if request.POST.get("action") == "approve":
+                services.user_approve(user=target, actor=request.user, ip=client_ip(request))
+                messages.success(request, f"{target.username} is approved and was emailed.")
+            elif request.POST.get("action") == "reject":
+                form = RejectForm(request.POST)
+                if not form.is_valid():
+                    raise ValidationFailed("Give a reason: the user is told why their sign-up was rejected.")
+                services.user_reject(user=target, reason=form.cleaned_data["reason"], actor=request.user,
+                                     ip=client_ip(request))
+                messages.success(request, f"{target.username} was rejected and told why.")
+            else:
+                raise ValidationFailed("Choose approve or reject.")
+            return redirect("accounts:approvals")
+        except DataboardError as exc:
+            reject_errors[username] = str(exc)
+            messages.error(request, str(exc))
+            status = exc.status
+    context = {"pending": _page(request, selectors.approval_queue(viewer=request.user)),
+               "reject_form": RejectForm(), "errors": reject_errors}
+    return render(request, "accounts/approvals.html", context, status=status)
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def users_import(request):
+    form = CsvImportForm(request.POST or None, request.FILES or None)
+    context = {"form": form}
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                result = services.users_import_csv(data=form.cleaned_data["file"], actor=request.user,
+                                                   send_emails=form.cleaned_data["send_emails"],
+                                                   ip=client_ip(request))
+            except DataboardError as exc:
+                context["bad_rows"] = exc.details.get("errors", [])
+                form.add_error(None, str(exc) if not context["bad_rows"] else
+                               f"{len(context['bad_rows'])} bad row(s); nothing was imported. Fix them and upload again.")
+                status = exc.status
+            else:
+                context.update(result=result, result_csv=result.as_csv())
+                status = 201
+        else:
+            status = 400
+    return render(request, "accounts/users_import.html", context, status=status)
+
+
+@staff_required
+def audit(request):
+    form = AuditFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    events = selectors.audit_list(viewer=request.user, action=filters.get("action"), actor=filters.get("actor"),
+                                  ip=filters.get("ip") or None, since=filters.get("since"),
+                                  until=filters.get("until"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"form": form, "events": _page(request, events), "query": query.urlencode()}
+    return render(request, "accounts/audit.html", context, status=200 if not form.errors else 400)
+

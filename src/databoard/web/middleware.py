@@ -24,9 +24,9 @@ class RequestSizeMiddleware:
             if request.path.startswith("/api/"):
                 return JsonResponse({"error": {"code": "too_large", "message": message, "details": {
                     "limit_bytes": limit}}}, status=413)
-            from django.shortcuts import render
+            from databoard.web.views import error_page
 
-            return render(request, "web/error.html", {"status": 413, "message": message}, status=413)
+            return error_page(request, status=413, message=message)
         return self.get_response(request)
 
     def process_exception(self, request, exception):
@@ -35,7 +35,7 @@ class RequestSizeMiddleware:
             message = f"The uploaded form cannot be read ({exception}); send it again."
             if request.path.startswith("/api/"):
                 return JsonResponse({"error": {"code": "invalid", "message": message, "details": {}}}, status=400)
-            from django.shortcuts import render
+            from databoard.web.views import error_page
 
-            return render(request, "web/error.html", {"status": 400, "message": message}, status=400)
+            return error_page(request, status=400, message=message)
         return None

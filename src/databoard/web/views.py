@@ -1,4 +1,4 @@
-"""Home page, health check and metrics."""
+"""Home page, error pages, health check and metrics."""
 
 from __future__ import annotations
 
@@ -13,7 +13,26 @@ from databoard.web.metrics import REGISTRY
 
 @require_GET
 def home(request):
-    return render(request, "web/home.html")
+    context = {}
+    if request.user.is_authenticated and request.user.is_staff:
+        from databoard.accounts.selectors import approval_queue
+
+        context["pending_count"] = approval_queue(viewer=request.user).count()
+    return render(request, "web/home.html", context)
+
+
+def error_page(request, *, status: int, message: str):
+    """The error page every web view shows for a refused request (same words as the API)."""
+    return render(request, "web/error.html", {"status": status, "message": message}, status=status)
+
+
+def not_found(request, exception=None):
+    return error_page(request, status=404, message="There is no page at this address, or you may not see it.")
+
+
+def forbidden(request, exception=None):
+    message = str(exception) if exception and str(exception) else "You may not see this page."
+    return error_page(request, status=403, message=message)
 
 
 @require_GET
