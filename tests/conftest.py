@@ -25,6 +25,14 @@ def _keep_test_connection():
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(request, settings):
+    """Argon2 costs ~0.1 s a hash and the suite hashes hundreds of passwords. Tests marked
+    ``real_hasher`` keep the production hashers (one checks that argon2 is what is used)."""
+    if "real_hasher" not in request.keywords:
+        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _fresh_config():
     reset_config_cache()
     yield
