@@ -456,3 +456,16 @@ def test_forms_carry_csrf(client, db):
     r = strict.post(LOGIN, {"username": "x", "password": "y"})
     assert r.status_code == 403
     assert not AuditEvent.objects.filter(action="login.failed").exists()
+
+
+def test_django_admin_links_to_csv_import_and_records_admin_actions(client, admin_user, user):
+    client.force_login(admin_user)
+    r = client.get("/admin/accounts/user/")
+    assert reverse("accounts:users_import").encode() in r.content
+    r = client.post(f"/admin/accounts/team/{Team.objects.get(slug='alice').pk}/change/", {
+        "name": "Alice's team", "slug": "alice", "is_personal": "on", "created_at_0": "2026-01-01",
+        "created_at_1": "00:00:00", "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0",
+        "memberships-MIN_NUM_FORMS": "0", "memberships-MAX_NUM_FORMS": "1000"})
+    assert r.status_code == 302, r.content[:2000]
+    event = AuditEvent.objects.get(action="admin.change")
+    assert event.actor == admin_user and event.target_type == "team" and event.target_repr == "Alice's team"

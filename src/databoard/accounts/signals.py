@@ -1,6 +1,6 @@
 """Audit receivers for what happens outside our services: session sign-in/out and Django admin actions."""
 
-from django.contrib.admin.models import LogEntry
+from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.db.models.signals import post_save
 from django.dispatch import receiver
@@ -24,12 +24,12 @@ def _logged_out(sender, request, user, **kwargs):
 def _admin_action(sender, instance: LogEntry, created: bool, **kwargs):
     if not created:
         return
-    kind = {LogEntry.ADDITION: "add", LogEntry.CHANGE: "change", LogEntry.DELETION: "delete"}.get(
+    kind = {ADDITION: "add", CHANGE: "change", DELETION: "delete"}.get(
         instance.action_flag, "other")
     event = audit_record(action=f"admin.{kind}", actor=instance.user,
                          model=instance.content_type.model if instance.content_type_id else "",
                          object=instance.object_repr[:200], change=instance.get_change_message()[:500])
     event.target_type = instance.content_type.model if instance.content_type_id else ""
-    event.target_id = (instance.object_id or "")[:64]
+    event.target_id = str(instance.object_id or "")[:64]
     event.target_repr = instance.object_repr[:200]
     event.save(update_fields=["target_type", "target_id", "target_repr"])
