@@ -347,13 +347,20 @@ def password_reset_request(*, email: str, ip: str | None = None) -> None:
     from django.utils.encoding import force_bytes
     from django.utils.http import urlsafe_base64_encode
 
-    link = _absolute(reverse("accounts:password_reset_confirm", kwargs={
-        "uidb64": urlsafe_base64_encode(force_bytes(user.pk)), "token": default_token_generator.make_token(user)}))
+    from urllib.parse import urlsplit
+
+    from django.template.loader import render_to_string
+
+    uid, token = urlsafe_base64_encode(force_bytes(user.pk)), default_token_generator.make_token(user)
+    link = _absolute(reverse("accounts:password_reset_confirm", kwargs={"uidb64": uid, "token": token}))
+    base = urlsplit(get_config().base_url)
+    # The keys of Django's PasswordResetForm, so the templates also serve Django's own views.
+    context = {"user": user, "email": user.email, "uid": uid, "token": token, "reset_url": link,
+               "protocol": base.scheme or "http", "domain": base.netloc, "site_name": "databoard"}
+    subject = " ".join(render_to_string("accounts/email/password_reset_subject.txt", context).split())
     audit_record(action="user.password_reset_request", actor=user, target=user, ip=ip)
-    _send_after_commit(to=[user.email], subject="databoard: reset your password",
-                       body=f"Hello {user.display_name},\n\nSomeone (we hope you) asked to reset the password of "
-                            f"'{user.username}'. Open this link to choose a new one:\n{link}\n\n"
-                            "If you did not ask, ignore this email; your password stays as it is.\n")
+    _send_after_commit(to=[user.email], subject=subject,
+                       body=render_to_string("accounts/email/password_reset.txt", context))
 
 
 @transaction.atomic

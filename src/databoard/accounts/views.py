@@ -5,6 +5,7 @@ A refused action shows the service's own message (the same words as the API) wit
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import wraps
 
 from django.contrib import messages
@@ -15,6 +16,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -34,6 +36,7 @@ from databoard.accounts.forms import (
     TokenCreateForm,
 )
 from databoard.accounts.models import Membership
+from databoard.config import get_config
 from databoard.errors import DataboardError, ValidationFailed
 from databoard.web.request import client_ip
 from databoard.web.views import error_page
@@ -54,10 +57,30 @@ def staff_required(view):
     return wrapped
 
 
-def _form_error(form, exc: DataboardError) -> None:
-    """Put a service's message next to the field it names, or above the form."""
-    field = exc.details.get("field")
-    form.add_error(field if field in form.fields else None, str(exc))
+class _Outcome:
+    """What :func:`_submit` did: ``done`` with the service's ``result``, or not, with the page's status."""
+
+    def __init__(self, *, done: bool = False, result=None, status: int = 200):
+        self.done, self.result, self.status = done, result, status
+
+
+def _submit(request, form, action, *, error_field=None) -> _Outcome:
+    """For a POSTed valid form, run ``action(cleaned_data)``; a refusal goes onto the form.
+
+    Returns done with the result, or the status to render the form with: 200 (GET), 400 (invalid
+    form) or the service error's own status. ``error_field`` maps a service's field name to the form's.
+    """
+    if request.method != "POST":
+        return _Outcome()
+    if not form.is_valid():
+        return _Outcome(status=400)
+    try:
+        return _Outcome(done=True, result=action(form.cleaned_data))
+    except DataboardError as exc:
+        field = exc.details.get("field")
+        field = (error_field or {}).get(field, field)
+        form.add_error(field if field in form.fields else None, str(exc))
+        return _Outcome(status=exc.status)
 
 
 def _page(request, queryset):
@@ -80,49 +103,30 @@ def signup(request):
     if request.user.is_authenticated:
         return redirect("web:home")
     form = SignupForm(request.POST or None)
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                user = services.user_signup(username=data["username"], email=data["email"],
-                                            password=data["password1"], first_name=data["first_name"],
-                                            last_name=data["last_name"], affiliation=data["affiliation"],
-                                            ip=client_ip(request))
-            except DataboardError as exc:
-                _form_error(form, exc)
-                status = exc.status
-            else:
-                from databoard.config import get_config
-
-                return render(request, "accounts/signup_done.html", {
-                    "new_user": user, "needs_approval": not user.is_approved,
-                    "needs_verification": get_config().require_email_verification}, status=201)
-        else:
-            status = 400
-    return render(request, "accounts/signup.html", {"form": form}, status=status)
+    outcome = _submit(request, form, lambda data: services.user_signup(
+        username=data["username"], email=data["email"], password=data["password1"],
+        first_name=data["first_name"], last_name=data["last_name"], affiliation=data["affiliation"],
+        ip=client_ip(request)), error_field={"password": "password1"})
+    if outcome.done:
+        user = outcome.result
+        return render(request, "accounts/signup_done.html", {
+            "new_user": user, "needs_approval": not user.is_approved,
+            "needs_verification": get_config().require_email_verification}, status=201)
+    return render(request, "accounts/signup.html", {"form": form}, status=outcome.status)
 
 
 @require_http_methods(["GET", "POST"])
 def login_view(request):
     form = LoginForm(request.POST or None)
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                user = services.login_check(username=form.cleaned_data["username"],
-                                            password=form.cleaned_data["password"], ip=client_ip(request))
-            except DataboardError as exc:
-                form.add_error(None, str(exc))
-                status = exc.status
-            else:
-                login(request, user, backend="databoard.accounts.backends.ApprovedUserBackend")
-                messages.success(request, f"Welcome, {user.display_name}.")
-                return redirect(_safe_next(request) or "web:home")
-        else:
-            status = 400
+    outcome = _submit(request, form, lambda data: services.login_check(
+        username=data["username"], password=data["password"], ip=client_ip(request)))
+    if outcome.done:
+        user = outcome.result
+        login(request, user, backend="databoard.accounts.backends.ApprovedUserBackend")
+        messages.success(request, f"Welcome, {user.display_name}.")
+        return redirect(_safe_next(request) or "web:home")
     return render(request, "accounts/login.html", {"form": form, "next": _safe_next(request) or ""},
-                  status=status)
+                  status=outcome.status)
 
 
 @require_POST
@@ -148,40 +152,24 @@ def verify_email(request, token: str):
 @require_http_methods(["GET", "POST"])
 def password_change(request):
     form = PasswordChangeForm(request.POST or None)
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                services.user_change_password(user=request.user, old_password=form.cleaned_data["old_password"],
-                                              new_password=form.cleaned_data["new_password1"],
-                                              ip=client_ip(request))
-            except DataboardError as exc:
-                field = exc.details.get("field")
-                form.add_error("new_password1" if field == "password" else field if field in form.fields else None,
-                               str(exc))
-                status = exc.status
-            else:
-                update_session_auth_hash(request, request.user)
-                messages.success(request, "Your password was changed.")
-                return redirect("accounts:profile")
-        else:
-            status = 400
-    return render(request, "accounts/password_change.html", {"form": form}, status=status)
+    outcome = _submit(request, form, lambda data: services.user_change_password(
+        user=request.user, old_password=data["old_password"], new_password=data["new_password1"],
+        ip=client_ip(request)), error_field={"password": "new_password1"})
+    if outcome.done:
+        update_session_auth_hash(request, request.user)
+        messages.success(request, "Your password was changed.")
+        return redirect("accounts:profile")
+    return render(request, "accounts/password_change.html", {"form": form}, status=outcome.status)
 
 
 @require_http_methods(["GET", "POST"])
 def password_reset(request):
     form = PasswordResetRequestForm(request.POST or None)
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                services.password_reset_request(email=form.cleaned_data["email"], ip=client_ip(request))
-            except ValidationFailed as exc:
-                _form_error(form, exc)
-            else:
-                return redirect("accounts:password_reset_done")
-        return render(request, "accounts/password_reset.html", {"form": form}, status=400)
-    return render(request, "accounts/password_reset.html", {"form": form})
+    outcome = _submit(request, form, lambda data: services.password_reset_request(
+        email=data["email"], ip=client_ip(request)))
+    if outcome.done:
+        return redirect("accounts:password_reset_done")
+    return render(request, "accounts/password_reset.html", {"form": form}, status=outcome.status)
 
 
 def password_reset_done(request):
@@ -207,43 +195,29 @@ def profile(request):
     initial = {"first_name": user.first_name, "last_name": user.last_name, "affiliation": user.affiliation,
                "email": user.email}
     form = ProfileForm(request.POST or None, initial=initial)
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                services.user_update_profile(user=user, **form.cleaned_data)
-            except DataboardError as exc:
-                _form_error(form, exc)
-                status = exc.status
-            else:
-                messages.success(request, "Your profile was saved.")
-                return redirect("accounts:profile")
-        else:
-            status = 400
-    return render(request, "accounts/profile.html", {"form": form}, status=status)
+    outcome = _submit(request, form, lambda data: services.user_update_profile(user=user, **data))
+    if outcome.done:
+        messages.success(request, "Your profile was saved.")
+        return redirect("accounts:profile")
+    return render(request, "accounts/profile.html", {"form": form}, status=outcome.status)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def delete_account(request):
     form = ConfirmPasswordForm(request.POST or None)
-    status = 200
-    if request.method == "POST":
-        if form.is_valid() and request.user.check_password(form.cleaned_data["password"]):
-            try:
-                services.user_delete(user=request.user, actor=request.user, ip=client_ip(request))
-            except DataboardError as exc:
-                form.add_error(None, str(exc))
-                status = exc.status
-            else:
-                logout(request)
-                messages.info(request, "Your account was deleted. Your results stay, shown as \"deleted user\".")
-                return redirect("web:home")
-        else:
-            if form.is_valid():
-                form.add_error("password", "The password is not correct; the account was not deleted.")
-            status = 400
-    return render(request, "accounts/delete.html", {"form": form}, status=status)
+
+    def delete(data):
+        if not request.user.check_password(data["password"]):
+            raise ValidationFailed("The password is not correct; the account was not deleted.", field="password")
+        return services.user_delete(user=request.user, actor=request.user, ip=client_ip(request))
+
+    outcome = _submit(request, form, delete)
+    if outcome.done:
+        logout(request)
+        messages.info(request, "Your account was deleted. Your results stay, shown as \"deleted user\".")
+        return redirect("web:home")
+    return render(request, "accounts/delete.html", {"form": form}, status=outcome.status)
 
 
 # --------------------------------------------------------------------------- teams
@@ -253,22 +227,13 @@ def delete_account(request):
 @require_http_methods(["GET", "POST"])
 def teams(request):
     form = TeamCreateForm(request.POST or None)
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                team = services.team_create(name=form.cleaned_data["name"], owner=request.user)
-            except DataboardError as exc:
-                _form_error(form, exc)
-                status = exc.status
-            else:
-                messages.success(request, f"Team '{team.name}' created. Invite people below.")
-                return redirect("accounts:team_detail", slug=team.slug)
-        else:
-            status = 400
+    outcome = _submit(request, form, lambda data: services.team_create(name=data["name"], owner=request.user))
+    if outcome.done:
+        messages.success(request, f"Team '{outcome.result.name}' created. Invite people below.")
+        return redirect("accounts:team_detail", slug=outcome.result.slug)
     context = {"form": form, "teams": _page(request, selectors.team_list(viewer=request.user)),
                "invites": selectors.invite_list_for(user=request.user)}
-    return render(request, "accounts/teams.html", context, status=status)
+    return render(request, "accounts/teams.html", context, status=outcome.status)
 
 
 def _team_action(request, team) -> str:
@@ -363,34 +328,23 @@ NEW_TOKEN_SESSION_KEY = "databoard_new_token"
 @require_http_methods(["GET", "POST"])
 def tokens(request):
     form = TokenCreateForm(request.POST or None, user=request.user)
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            data = form.cleaned_data
-            expires_at = None
-            if data.get("expires_in_days"):
-                from datetime import timedelta
 
-                from django.utils import timezone
+    def create(data):
+        days = data.get("expires_in_days")
+        return services.token_create(user=request.user, actor=request.user, name=data["name"], scope=data["scope"],
+                                     expires_at=timezone.now() + timedelta(days=days) if days else None,
+                                     ip=client_ip(request))
 
-                expires_at = timezone.now() + timedelta(days=data["expires_in_days"])
-            try:
-                token, raw = services.token_create(user=request.user, actor=request.user, name=data["name"],
-                                                   scope=data["scope"], expires_at=expires_at,
-                                                   ip=client_ip(request))
-            except DataboardError as exc:
-                _form_error(form, exc)
-                status = exc.status
-            else:
-                # Post/redirect/get: the token is shown on the next page once, then never again.
-                request.session[NEW_TOKEN_SESSION_KEY] = {"id": token.pk, "token": raw}
-                return redirect("accounts:tokens")
-        else:
-            status = 400
+    outcome = _submit(request, form, create)
+    if outcome.done:
+        token, raw = outcome.result
+        # Post/redirect/get: the token is shown on the next page once, then never again.
+        request.session[NEW_TOKEN_SESSION_KEY] = {"id": token.pk, "token": raw}
+        return redirect("accounts:tokens")
     new_token = request.session.pop(NEW_TOKEN_SESSION_KEY, None)
     context = {"form": form, "tokens": _page(request, selectors.token_list(viewer=request.user)),
                "new_token": new_token}
-    return render(request, "accounts/tokens.html", context, status=status)
+    return render(request, "accounts/tokens.html", context, status=outcome.status)
 
 
 @login_required
