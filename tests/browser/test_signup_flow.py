@@ -47,10 +47,11 @@ def test_signup_approval_login_token_and_api(live_server, page_factory, shot):
     visitor.fill("input[name=password]", PASSWORD)
     visitor.click("button:has-text('Log in')")
     assert "waiting for an administrator's approval" in visitor.inner_text("main")
-    shot(visitor, "login-pending")
+    shot(visitor, "login")
 
     admin = page_factory()
     _login(admin, base, "root", PASSWORD)
+    shot(admin, "home-admin")
     admin.click("nav >> text=Approvals")
     assert "dora" in admin.inner_text("main")
     shot(admin, "approvals")
@@ -59,6 +60,8 @@ def test_signup_approval_login_token_and_api(live_server, page_factory, shot):
     assert User.objects.get(username="dora").is_approved
 
     _login(visitor, base, "dora", PASSWORD)
+    visitor.click("nav >> text=Profile")
+    shot(visitor, "profile")
     visitor.click("nav >> text=Tokens")
     visitor.fill("input[name=name]", "laptop")
     visitor.select_option("select[name=scope]", "read")
@@ -79,27 +82,45 @@ def test_signup_approval_login_token_and_api(live_server, page_factory, shot):
     r = httpx.post(f"{base}/api/v1/accounts/teams", json={"name": "x"}, headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 403  # a read token cannot write
 
+    # Inline revoke (htmx): the browser asks first, then only the row changes.
+    questions = []
+    visitor.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.accept()))
+    visitor.click(f"#token-{stored.pk} >> text=Revoke…")
+    visitor.wait_for_selector(f"#token-{stored.pk} >> text=revoked")
+    assert questions and stored.prefix in questions[0]
+    assert visitor.url.endswith("/accounts/tokens/")  # no page change
+    stored.refresh_from_db()
+    assert stored.revoked_at is not None
+    r = httpx.get(f"{base}/api/v1/accounts/me", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 401
+
     admin.click("nav >> text=Audit log")
+    shot(admin, "audit")
     admin.fill("input[name=action]", "token")
     admin.click("button:has-text('Filter')")
     assert "token.create" in admin.inner_text("main")
-    shot(admin, "audit")
     assert AuditEvent.objects.filter(action="user.approve", actor__username="root").exists()
 
 
 def test_teams_invite_and_accept_in_the_browser(live_server, page_factory, shot):
-    make_user(username="ann")
-    make_user(username="ben")
+    make_user(username="ann", first_name="Ann", last_name="Avery")
+    make_user(username="ben", first_name="Ben", last_name="Brown")
     base = live_server.url
     ann = page_factory()
     _login(ann, base, "ann", PASSWORD)
     ann.click("nav >> text=Teams")
     ann.fill("input[name=name]", "Red Pandas")
-    ann.click("button:has-text('Create')")
+    ann.click("button:has-text('Create team')")
     ann.wait_for_selector("h1:has-text('Red Pandas')")
+    ann.fill("input[name=who]", "nobody-here")
+    ann.click("button:has-text('Send invitation')")
+    assert "No user named 'nobody-here'" in ann.inner_text("#id_who_error")  # next to the field
     ann.fill("input[name=who]", "ben")
-    ann.click("button:has-text('Send invite')")
+    ann.click("button:has-text('Send invitation')")
     ann.wait_for_selector("text=Invited ben")
+    ann.fill("input[name=who]", "carol@example.org")
+    ann.click("button:has-text('Send invitation')")
+    ann.wait_for_selector("text=Invited carol@example.org")
 
     ben = page_factory()
     _login(ben, base, "ben", PASSWORD)
@@ -107,8 +128,19 @@ def test_teams_invite_and_accept_in_the_browser(live_server, page_factory, shot)
     shot(ben, "teams")
     ben.click("tr:has-text('Red Pandas') >> button:has-text('Accept')")
     ben.wait_for_selector("text=You joined 'Red Pandas'")
-    shot(ben, "team-detail")
     assert set(User.objects.filter(teams__slug="red-pandas").values_list("username", flat=True)) == {"ann", "ben"}
+
+    ann.reload()
+    assert "Ben Brown" in ann.inner_text("main")
+    shot(ann, "team-detail")
+    # Destructive actions ask first; dismissing the question changes nothing.
+    ann.once("dialog", lambda dialog: dialog.dismiss())
+    ann.click("tr:has-text('Ben Brown') >> button:has-text('Remove')")
+    assert User.objects.filter(teams__slug="red-pandas", username="ben").exists()
+    ann.once("dialog", lambda dialog: dialog.accept())
+    ann.click("tr:has-text('Ben Brown') >> button:has-text('Remove')")
+    ann.wait_for_selector("text=ben was removed")
+    assert not User.objects.filter(teams__slug="red-pandas", username="ben").exists()
 
 
 def test_csv_import_page_lists_bad_rows(live_server, page_factory, shot, tmp_path):
@@ -121,7 +153,8 @@ def test_csv_import_page_lists_bad_rows(live_server, page_factory, shot, tmp_pat
     page.set_input_files("input[name=file]", str(bad))
     page.click("button:has-text('Import')")
     text = page.inner_text("main")
-    assert "2 bad row(s)" in text and "also appears on line 2" in text
+    assert "2 bad rows; nothing was imported" in text and "also appears on line 2" in text
+    shot(page, "users-import-errors")
     assert not User.objects.filter(username__in=["kim", "lee"]).exists()
     good = tmp_path / "good.csv"
     good.write_text("username,email,team\nkim,kim@example.org,Owls\nlee,lee@example.org,Owls\n")

@@ -14,8 +14,10 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import OuterRef, Subquery
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
@@ -31,6 +33,7 @@ from databoard.accounts.forms import (
     PasswordResetRequestForm,
     ProfileForm,
     RejectForm,
+    ResetPasswordForm,
     SignupForm,
     TeamCreateForm,
     TokenCreateForm,
@@ -83,8 +86,9 @@ def _submit(request, form, action, *, error_field=None) -> _Outcome:
         return _Outcome(status=exc.status)
 
 
-def _page(request, queryset):
-    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+def _page(request, queryset, *, param: str = "page"):
+    """One page of a list (50 rows); a missing or bad page number gives the first or last page."""
+    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get(param))
 
 
 def _safe_next(request) -> str | None:
@@ -123,7 +127,6 @@ def login_view(request):
     if outcome.done:
         user = outcome.result
         login(request, user, backend="databoard.accounts.backends.ApprovedUserBackend")
-        messages.success(request, f"Welcome, {user.display_name}.")
         return redirect(_safe_next(request) or "web:home")
     return render(request, "accounts/login.html", {"form": form, "next": _safe_next(request) or ""},
                   status=outcome.status)
@@ -132,16 +135,20 @@ def login_view(request):
 @require_POST
 def logout_view(request):
     logout(request)
-    messages.info(request, "You are signed out.")
+    messages.info(request, "You are logged out.")
     return redirect("web:home")
 
 
 def verify_email(request, token: str):
     try:
-        services.user_verify_email(token=token)
+        user = services.user_verify_email(token=token)
     except DataboardError as exc:
         return error_page(request, status=exc.status, message=str(exc))
-    messages.success(request, "Your email address is verified.")
+    if user.is_approved:
+        messages.success(request, f"Your email address {user.email} is verified; you can log in.")
+    else:
+        messages.success(request, f"Your email address {user.email} is verified. An administrator still has to "
+                                  "approve your account; you will get an email when it is done.")
     return redirect("accounts:login")
 
 
@@ -162,27 +169,34 @@ def password_change(request):
     return render(request, "accounts/password_change.html", {"form": form}, status=outcome.status)
 
 
-@require_http_methods(["GET", "POST"])
-def password_reset(request):
-    form = PasswordResetRequestForm(request.POST or None)
-    outcome = _submit(request, form, lambda data: services.password_reset_request(
-        email=data["email"], ip=client_ip(request)))
-    if outcome.done:
-        return redirect("accounts:password_reset_done")
-    return render(request, "accounts/password_reset.html", {"form": form}, status=outcome.status)
+class _BadFormIs400:
+    """Django's auth views answer an invalid form with 200; ours say 400, like every other form."""
+
+    def form_invalid(self, form):
+        return self.render_to_response(self.get_context_data(form=form), status=400)
 
 
-def password_reset_done(request):
-    return render(request, "accounts/password_reset_done.html")
+class _PasswordResetView(_BadFormIs400, auth_views.PasswordResetView):
+    pass
 
 
-password_reset_confirm = auth_views.PasswordResetConfirmView.as_view(
-    template_name="accounts/password_reset_confirm.html",
+class _PasswordResetConfirmView(_BadFormIs400, auth_views.PasswordResetConfirmView):
+    pass
+
+
+# Django's own reset views; the forms route the writes through the services (which email the
+# link from accounts/email/password_reset*.txt and audit the change).
+password_reset = _PasswordResetView.as_view(
+    form_class=PasswordResetRequestForm, template_name="accounts/password_reset.html",
+    email_template_name="accounts/email/password_reset.txt",
+    subject_template_name="accounts/email/password_reset_subject.txt",
+    success_url=reverse_lazy("accounts:password_reset_done"))
+password_reset_done = auth_views.PasswordResetDoneView.as_view(template_name="accounts/password_reset_done.html")
+password_reset_confirm = _PasswordResetConfirmView.as_view(
+    form_class=ResetPasswordForm, template_name="accounts/password_reset_confirm.html",
     success_url=reverse_lazy("accounts:password_reset_complete"))
-
-
-def password_reset_complete(request):
-    return render(request, "accounts/password_reset_complete.html")
+password_reset_complete = auth_views.PasswordResetCompleteView.as_view(
+    template_name="accounts/password_reset_complete.html")
 
 
 # --------------------------------------------------------------------------- profile
@@ -231,8 +245,10 @@ def teams(request):
     if outcome.done:
         messages.success(request, f"Team '{outcome.result.name}' created. Invite people below.")
         return redirect("accounts:team_detail", slug=outcome.result.slug)
-    context = {"form": form, "teams": _page(request, selectors.team_list(viewer=request.user)),
-               "invites": selectors.invite_list_for(user=request.user)}
+    my_role = Membership.objects.filter(team=OuterRef("pk"), user=request.user).values("role")[:1]
+    context = {"form": form,
+               "teams": _page(request, selectors.team_list(viewer=request.user).annotate(my_role=Subquery(my_role))),
+               "invites": _page(request, selectors.invite_list_for(user=request.user), param="ipage")}
     return render(request, "accounts/teams.html", context, status=outcome.status)
 
 
@@ -240,19 +256,10 @@ def _team_action(request, team) -> str:
     """Run the POSTed team action; returns the success message. Raises DataboardError."""
     action = request.POST.get("action", "")
     actor = request.user
-    if action == "invite":
-        form = InviteForm(request.POST)
-        if not form.is_valid():
-            raise ValidationFailed("Give a username or an email address to invite.")
-        who = form.cleaned_data["who"].strip()
-        by_email = "@" in who
-        services.team_invite(team=team, actor=actor, username=None if by_email else who,
-                             email=who if by_email else None)
-        return f"Invited {who}."
     if action == "cancel_invite":
         invite = selectors.invite_get(pk=_int(request.POST.get("invite_id")), viewer=actor)
         services.invite_cancel(invite=invite, actor=actor)
-        return "Invite withdrawn."
+        return f"The invitation of {invite.user.username if invite.user_id else invite.email} is withdrawn."
     if action in ("make_owner", "make_member"):
         member = selectors.user_in_team(team=team, username=request.POST.get("username", ""))
         role = Membership.Role.OWNER if action == "make_owner" else Membership.Role.MEMBER
@@ -266,6 +273,14 @@ def _team_action(request, team) -> str:
         services.team_leave(team=team, user=actor)
         return f"You left '{team.name}'."
     raise ValidationFailed(f"Unknown action '{action[:40]}'.")
+
+
+def _team_invite(*, team, actor, who: str):
+    """Invite by email when the text has an '@', else by username."""
+    who = who.strip()
+    by_email = "@" in who
+    return services.team_invite(team=team, actor=actor, username=None if by_email else who,
+                                email=who if by_email else None)
 
 
 def _int(value) -> int:
@@ -282,8 +297,20 @@ def team_detail(request, slug: str):
         team = selectors.team_get(slug=slug, viewer=request.user)
     except DataboardError as exc:
         return error_page(request, status=exc.status, message=str(exc))
+    action = request.POST.get("action", "") if request.method == "POST" else ""
+    invite_form = InviteForm(request.POST if action == "invite" else None)
     status = 200
-    if request.method == "POST":
+    if action == "invite":
+        # The invite form shows a refusal next to its field, like every other form.
+        outcome = _submit(request, invite_form, lambda data: _team_invite(team=team, actor=request.user,
+                                                                          who=data["who"]),
+                          error_field={"username": "who", "email": "who"})
+        if outcome.done:
+            messages.success(request, f"Invited {invite_form.cleaned_data['who'].strip()}: the invitation waits on "
+                                      "their Teams page, and they were emailed.")
+            return redirect("accounts:team_detail", slug=team.slug)
+        status = outcome.status
+    elif request.method == "POST":
         try:
             message = _team_action(request, team)
         except DataboardError as exc:
@@ -291,13 +318,15 @@ def team_detail(request, slug: str):
             status = exc.status
         else:
             messages.success(request, message)
-            if request.POST.get("action") == "leave":
+            if action == "leave":
                 return redirect("accounts:teams")
             return redirect("accounts:team_detail", slug=team.slug)
     role = selectors.team_role(team=team, user=request.user)
-    context = {"team": team, "members": selectors.team_members(team=team),
-               "invites": selectors.team_invites(team=team), "invite_form": InviteForm(),
-               "is_owner": role == Membership.Role.OWNER or request.user.is_staff, "my_role": role}
+    is_owner = role == Membership.Role.OWNER or request.user.is_staff
+    context = {"team": team, "members": _page(request, selectors.team_members(team=team)),
+               "invites": _page(request, selectors.team_invites(team=team), param="ipage"),
+               "invite_form": invite_form, "is_owner": is_owner, "my_role": role,
+               "can_manage": is_owner and not team.is_personal}
     return render(request, "accounts/team_detail.html", context, status=status)
 
 
@@ -312,7 +341,7 @@ def invite_answer(request, invite_id: int, answer: str):
             return redirect("accounts:team_detail", slug=invite.team.slug)
         if answer == "decline":
             services.invite_decline(invite=invite, user=request.user)
-            messages.info(request, f"You declined the invite to '{invite.team.name}'.")
+            messages.info(request, f"You declined the invitation to '{invite.team.name}'.")
             return redirect("accounts:teams")
         raise ValidationFailed("Answer an invite with accept or decline.")
     except DataboardError as exc:
@@ -350,13 +379,24 @@ def tokens(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def token_revoke(request, token_id: int):
+    """GET: a page asking to confirm; POST: revoke. From htmx (the list's inline button, which
+    confirms in the browser), answer with the updated table row instead of a redirect."""
+    is_htmx = request.headers.get("HX-Request") == "true"
     try:
         token = selectors.token_get(pk=token_id, viewer=request.user)
         if request.method == "POST":
-            services.token_revoke(token=token, actor=request.user, ip=client_ip(request))
-            messages.success(request, f"Token {token.prefix}… revoked.")
+            token = services.token_revoke(token=token, actor=request.user, ip=client_ip(request))
+            if is_htmx:
+                return render(request, "accounts/_token_row.html", {"t": token})
+            messages.success(request, f"Token {token.prefix}… is revoked; programs using it now get '401 revoked'.")
             return redirect("accounts:tokens")
     except DataboardError as exc:
+        if is_htmx:
+            # htmx does not swap error answers: reload the list, which shows the message.
+            messages.error(request, str(exc))
+            response = HttpResponse(str(exc), status=exc.status, content_type="text/plain; charset=utf-8")
+            response["HX-Redirect"] = reverse("accounts:tokens")
+            return response
         return error_page(request, status=exc.status, message=str(exc))
     return render(request, "accounts/token_revoke.html", {"token": token})
 
@@ -375,23 +415,26 @@ def approvals(request):
             target = selectors.user_get(username=username, viewer=request.user)
             if request.POST.get("action") == "approve":
                 services.user_approve(user=target, actor=request.user, ip=client_ip(request))
-                messages.success(request, f"{target.username} is approved and was emailed.")
+                messages.success(request, f"{target.username} is approved and was emailed; they can log in now.")
             elif request.POST.get("action") == "reject":
                 form = RejectForm(request.POST)
                 if not form.is_valid():
-                    raise ValidationFailed("Give a reason: the user is told why their sign-up was rejected.")
+                    raise ValidationFailed("Give a reason: the user is told why their sign-up was rejected.",
+                                           field="reason")
                 services.user_reject(user=target, reason=form.cleaned_data["reason"], actor=request.user,
                                      ip=client_ip(request))
-                messages.success(request, f"{target.username} was rejected and told why.")
+                messages.success(request, f"{target.username} was rejected; they were emailed the reason.")
             else:
                 raise ValidationFailed("Choose approve or reject.")
             return redirect("accounts:approvals")
         except DataboardError as exc:
-            reject_errors[username] = str(exc)
-            messages.error(request, str(exc))
+            if exc.details.get("field") == "reason":
+                reject_errors[username] = str(exc)  # shown next to that row's reason field
+            else:
+                messages.error(request, str(exc))
             status = exc.status
     context = {"pending": _page(request, selectors.approval_queue(viewer=request.user)),
-               "reject_form": RejectForm(), "errors": reject_errors}
+               "errors": reject_errors, "require_approval": get_config().require_approval}
     return render(request, "accounts/approvals.html", context, status=status)
 
 
@@ -408,9 +451,10 @@ def users_import(request):
                                                    send_emails=form.cleaned_data["send_emails"],
                                                    ip=client_ip(request))
             except DataboardError as exc:
+                # Bad rows are listed in a table, each with its line; other refusals go on the form.
                 context["bad_rows"] = exc.details.get("errors", [])
-                form.add_error(None, str(exc) if not context["bad_rows"] else
-                               f"{len(context['bad_rows'])} bad row(s); nothing was imported. Fix them and upload again.")
+                if not context["bad_rows"]:
+                    form.add_error("file", str(exc))
                 status = exc.status
             else:
                 context.update(result=result, result_csv=result.as_csv())

@@ -13,26 +13,33 @@ from databoard.web.metrics import REGISTRY
 
 @require_GET
 def home(request):
-    context = {}
-    if request.user.is_authenticated and request.user.is_staff:
-        from databoard.accounts.selectors import approval_queue
+    from databoard.accounts.selectors import approval_queue, invite_list_for
 
-        context["pending_count"] = approval_queue(viewer=request.user).count()
+    context = {}
+    if request.user.is_authenticated:
+        context["invite_count"] = invite_list_for(user=request.user).count()
+        if request.user.is_staff:
+            context["pending_count"] = approval_queue(viewer=request.user).count()
     return render(request, "web/home.html", context)
 
 
 def error_page(request, *, status: int, message: str):
     """The error page every web view shows for a refused request (same words as the API)."""
-    return render(request, "web/error.html", {"status": status, "message": message}, status=status)
+    template = ERROR_TEMPLATES.get(status, "web/error.html")
+    return render(request, template, {"status": status, "message": message}, status=status)
+
+
+ERROR_TEMPLATES = {403: "403.html", 404: "404.html"}
 
 
 def not_found(request, exception=None):
-    return error_page(request, status=404, message="There is no page at this address, or you may not see it.")
+    """handler404: our page, with the default words (Django's exception text is for developers)."""
+    return error_page(request, status=404, message="")
 
 
 def forbidden(request, exception=None):
-    message = str(exception) if exception and str(exception) else "You may not see this page."
-    return error_page(request, status=403, message=message)
+    """handler403: the reason given by the view that refused, else the default words."""
+    return error_page(request, status=403, message=str(exception) if exception else "")
 
 
 @require_GET
