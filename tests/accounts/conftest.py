@@ -1,4 +1,4 @@
-"""Fixtures of the accounts tests: fast password hashing, session clients, teams and emails."""
+"""Fixtures of the accounts tests: session clients, teams and emails."""
 
 from __future__ import annotations
 
@@ -7,20 +7,6 @@ from django.test import Client as DjangoClient
 
 from databoard.accounts import services
 from tests.factories import PASSWORD
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(request, settings):
-    """Argon2 costs ~0.1 s a hash; the accounts tests hash hundreds of passwords.
-
-    Tests marked ``real_hasher`` keep the production hashers (one of them checks argon2 is used).
-    """
-    if "real_hasher" not in request.keywords:
-        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "real_hasher: keep the argon2 password hasher of the settings")
 
 
 @pytest.fixture

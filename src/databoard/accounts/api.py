@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from django.contrib.auth import login, logout
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import File, Form, Query, Router, Schema
+from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from ninja.pagination import paginate
 
@@ -51,7 +51,7 @@ router = Router(tags=["accounts"])
 def signup_api(request: HttpRequest, data: SignupIn):
     """Create an account. It may wait for an administrator's approval before it can sign in."""
     user = services.user_signup(**data.dict(), ip=client_ip(request))
-    return 201, user
+    return Status(201, user)
 
 
 @router.post("/login", auth=None, response=MeOut)
@@ -73,7 +73,7 @@ def logout_api(request: HttpRequest):
 def password_reset_api(request: HttpRequest, data: PasswordResetIn):
     """Email a password-reset link if an account has this address (the answer is the same either way)."""
     services.password_reset_request(email=data.email, ip=client_ip(request))
-    return 202, {"message": "If an account has this address, a reset link was emailed to it."}
+    return Status(202, {"message": "If an account has this address, a reset link was emailed to it."})
 
 
 # --------------------------------------------------------------------------- me
@@ -135,7 +135,7 @@ def user_create_api(request: HttpRequest, data: UserCreateIn):
                                 first_name=data.first_name, last_name=data.last_name,
                                 affiliation=data.affiliation, approved=data.approved, is_staff=data.is_staff,
                                 email_verified=True, actor=admin, ip=client_ip(request))
-    return 201, user
+    return Status(201, user)
 
 
 @router.get("/approvals", response=list[AdminUserOut])
@@ -150,8 +150,8 @@ def user_import_api(request: HttpRequest, file: File[UploadedFile], send_emails:
     """Create users from a CSV file (administrators). A bad row rejects the whole file."""
     admin = require_admin(request)
     result = services.users_import_csv(data=file, actor=admin, send_emails=send_emails, ip=client_ip(request))
-    return 201, {"created": len(result.rows), "emailed": result.emailed, "rows": result.rows,
-                 "csv": result.as_csv()}
+    return Status(201, {"created": len(result.rows), "emailed": result.emailed, "rows": result.rows,
+                        "csv": result.as_csv()})
 
 
 @router.get("/users/{username}", response=AdminUserOut)
@@ -203,7 +203,7 @@ def team_list_api(request: HttpRequest, all: bool = False):  # noqa: A002 (query
 def team_create_api(request: HttpRequest, data: TeamIn):
     """Create a team; you are its owner."""
     team = services.team_create(name=data.name, owner=request.user)
-    return 201, _team_detail(team)
+    return Status(201, _team_detail(team))
 
 
 def _team_detail(team) -> dict:
@@ -228,7 +228,8 @@ def team_invites_api(request: HttpRequest, slug: str):
 def team_invite_api(request: HttpRequest, slug: str, data: InviteIn):
     """Invite someone by username or email (team owners)."""
     team = selectors.team_get(slug=slug, viewer=request.user)
-    return 201, services.team_invite(team=team, actor=request.user, username=data.username, email=data.email)
+    invite = services.team_invite(team=team, actor=request.user, username=data.username, email=data.email)
+    return Status(201, invite)
 
 
 @router.post("/teams/{slug}/leave", response=MessageOut)
@@ -317,7 +318,7 @@ def token_create_api(request: HttpRequest, data: TokenIn):
     token, raw = services.token_create(user=owner, actor=request.user, name=data.name, scope=data.scope,
                                        expires_at=expires_at, ip=client_ip(request))
     token.token = raw
-    return 201, token
+    return Status(201, token)
 
 
 @router.delete("/tokens/{token_id}", response=TokenOut)
