@@ -175,6 +175,9 @@ class DataboardAPI(NinjaAPI):
     def _get_urls(self) -> list:
         urls = super()._get_urls()
         for pattern in urls:
+            if getattr(pattern, "name", None) == "api-root":  # ninja's bare /api/v1/ raises Http404 as HTML
+                pattern.callback = csrf_exempt(self._unknown_path)
+                continue
             pattern.callback = self._shape_not_allowed(pattern.callback)
         # It changes nothing, so a browser's POST without a CSRF token also gets the JSON 404.
         urls.append(re_path(r"^.*$", csrf_exempt(self._unknown_path), name="api-unknown"))

@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth.hashers import identify_hasher
 from django.utils import timezone
 
-from databoard.accounts import services
+from databoard.accounts import selectors, services
 from databoard.accounts.models import ApiToken, AuditEvent, Invite, Membership, Team, User
 from databoard.errors import (
     Conflict,
@@ -421,7 +421,7 @@ def test_team_create_with_a_bad_or_taken_name_writes_nothing(user, other_user, t
 def test_invite_by_username_then_accept_joins_as_member(user, other_user, team, outbox, on_commit):
     with on_commit():
         invite = services.team_invite(team=team, actor=user, username="BOB")
-    assert (invite.user, invite.email, invite.invited_by) == (other_user, "bob@example.org", user)
+    assert (invite.user, invite.email, invite.invited_by) == (other_user, "", user)  # the address stays private
     assert [m.to for m in outbox] == [["bob@example.org"]]
     assert "Lab One" in outbox[0].subject
     membership = services.invite_accept(invite=invite, user=other_user)
@@ -445,9 +445,12 @@ def test_invite_by_email_reaches_a_person_who_signs_up_later(user, team, overrid
     assert Membership.objects.filter(team=team, user=dora, role=Membership.Role.MEMBER).exists()
 
 
-def test_invite_by_email_of_an_existing_user_addresses_the_account(user, other_user, team):
+def test_invite_by_email_of_an_existing_user_reaches_the_account_without_naming_it(user, other_user, team):
     invite = services.team_invite(team=team, actor=user, email="bob@example.org")
-    assert invite.user == other_user
+    assert invite.user is None  # the inviter does not learn whose address it is
+    assert list(selectors.invite_list_for(user=other_user)) == [invite]
+    membership = services.invite_accept(invite=invite, user=other_user)
+    assert membership.team == team
 
 
 @pytest.mark.parametrize("kwargs, error", [

@@ -206,6 +206,26 @@ def team_create_api(request: HttpRequest, data: TeamIn):
     return Status(201, _team_detail(team))
 
 
+def _team(request: HttpRequest, slug: str, *, owner_action: bool = False):
+    """The team at ``slug`` for this request. Administrators reach teams they are not in (or do what only
+    owners may) with the admin scope only, as for every other administrator power."""
+    team = selectors.team_get(slug=slug, viewer=request.user)
+    if request.user.is_staff:
+        role = selectors.team_role(team=team, user=request.user)
+        if role is None or (owner_action and role != "owner"):
+            require_admin(request)
+    return team
+
+
+def _invite(request: HttpRequest, invite_id: int):
+    invite = selectors.invite_get(pk=invite_id, viewer=request.user)
+    if request.user.is_staff:
+        addressed = selectors.invite_list_for(user=request.user, pending_only=False).filter(pk=invite.pk).exists()
+        if not addressed and selectors.team_role(team=invite.team, user=request.user) != "owner":
+            require_admin(request)
+    return invite
+
+
 def _team_detail(team) -> dict:
     return {"id": team.id, "name": team.name, "slug": team.slug, "is_personal": team.is_personal,
             "created_at": team.created_at, "members": list(selectors.team_members(team=team))}
@@ -214,20 +234,20 @@ def _team_detail(team) -> dict:
 @router.get("/teams/{slug}", response=TeamDetailOut)
 def team_get_api(request: HttpRequest, slug: str):
     """A team you belong to, with its members."""
-    return _team_detail(selectors.team_get(slug=slug, viewer=request.user))
+    return _team_detail(_team(request, slug))
 
 
 @router.get("/teams/{slug}/invites", response=list[InviteOut])
 @paginate(Page)
 def team_invites_api(request: HttpRequest, slug: str):
     """Pending invites of a team you belong to."""
-    return selectors.team_invites(team=selectors.team_get(slug=slug, viewer=request.user))
+    return selectors.team_invites(team=_team(request, slug))
 
 
 @router.post("/teams/{slug}/invites", response={201: InviteOut})
 def team_invite_api(request: HttpRequest, slug: str, data: InviteIn):
     """Invite someone by username or email (team owners)."""
-    team = selectors.team_get(slug=slug, viewer=request.user)
+    team = _team(request, slug, owner_action=True)
     invite = services.team_invite(team=team, actor=request.user, username=data.username, email=data.email)
     return Status(201, invite)
 
@@ -243,7 +263,7 @@ def team_leave_api(request: HttpRequest, slug: str):
 @router.put("/teams/{slug}/members/{username}", response=TeamDetailOut)
 def team_member_role_api(request: HttpRequest, slug: str, username: str, data: RoleIn):
     """Make a member owner or member (team owners)."""
-    team = selectors.team_get(slug=slug, viewer=request.user)
+    team = _team(request, slug, owner_action=True)
     member = selectors.user_in_team(team=team, username=username)
     services.membership_set_role(team=team, actor=request.user, user=member, role=data.role)
     return _team_detail(team)
@@ -252,7 +272,7 @@ def team_member_role_api(request: HttpRequest, slug: str, username: str, data: R
 @router.delete("/teams/{slug}/members/{username}", response=MessageOut)
 def team_member_remove_api(request: HttpRequest, slug: str, username: str):
     """Remove a member (team owners)."""
-    team = selectors.team_get(slug=slug, viewer=request.user)
+    team = _team(request, slug, owner_action=True)
     member = selectors.user_in_team(team=team, username=username)
     services.team_remove_member(team=team, actor=request.user, user=member)
     return {"message": f"'{username}' was removed from '{team.slug}'."}
@@ -268,7 +288,7 @@ def invite_list_api(request: HttpRequest):
 @router.post("/invites/{invite_id}/accept", response=TeamDetailOut)
 def invite_accept_api(request: HttpRequest, invite_id: int):
     """Accept an invite: you join the team."""
-    invite = selectors.invite_get(pk=invite_id, viewer=request.user)
+    invite = _invite(request, invite_id)
     membership = services.invite_accept(invite=invite, user=request.user)
     return _team_detail(membership.team)
 
@@ -276,14 +296,14 @@ def invite_accept_api(request: HttpRequest, invite_id: int):
 @router.post("/invites/{invite_id}/decline", response=InviteOut)
 def invite_decline_api(request: HttpRequest, invite_id: int):
     """Decline an invite."""
-    invite = selectors.invite_get(pk=invite_id, viewer=request.user)
+    invite = _invite(request, invite_id)
     return services.invite_decline(invite=invite, user=request.user)
 
 
 @router.delete("/invites/{invite_id}", response=InviteOut)
 def invite_cancel_api(request: HttpRequest, invite_id: int):
     """Withdraw a pending invite (team owners)."""
-    invite = selectors.invite_get(pk=invite_id, viewer=request.user)
+    invite = _invite(request, invite_id)
     return services.invite_cancel(invite=invite, actor=request.user)
 
 
@@ -325,6 +345,8 @@ def token_create_api(request: HttpRequest, data: TokenIn):
 def token_revoke_api(request: HttpRequest, token_id: int):
     """Revoke an API token at once."""
     token = selectors.token_get(pk=token_id, viewer=request.user)
+    if token.user_id != request.user.pk:
+        require_admin(request)
     return services.token_revoke(token=token, actor=request.user, ip=client_ip(request))
 
 

@@ -506,18 +506,25 @@ def team_invite(*, team: Team, actor: User, username: str | None = None, email: 
         invitee = User.objects.filter(username__iexact=username.strip(), deleted_at__isnull=True).first()
         if invitee is None:
             raise NotFound(f"No user named '{username[:150]}'.", field="username")
-        email = invitee.email or ""
+        if Membership.objects.filter(team=team, user=invitee).exists():
+            raise Conflict(f"'{invitee.username}' is already a member of '{team.slug}'.")
+        send_to, email = invitee.email or "", ""  # the invite does not show the invitee's address
     else:
+        # An invite by email names no account, so it tells nobody whether (or whose) account has the address.
         email = _clean_email(email or "")
-        invitee = User.objects.filter(email__iexact=email, deleted_at__isnull=True).first()
-    if invitee is not None and Membership.objects.filter(team=team, user=invitee).exists():
-        raise Conflict(f"'{invitee.username}' is already a member of '{team.slug}'.")
+        send_to = email
+        if Membership.objects.filter(team=team, user__email__iexact=email, user__deleted_at__isnull=True).exists():
+            raise Conflict(f"A member of '{team.slug}' already has this address.")
     pending = Invite.objects.filter(team=team, state=Invite.State.PENDING)
-    if (invitee and pending.filter(user=invitee).exists()) or pending.filter(email__iexact=email).exists():
+    if invitee is not None:
+        duplicate = pending.filter(Q(user=invitee) | Q(email__iexact=invitee.email or "-")).exists()
+    else:
+        duplicate = pending.filter(Q(email__iexact=email) | Q(user__email__iexact=email)).exists()
+    if duplicate:
         raise Conflict(f"'{invitee.username if invitee else email}' already has a pending invite to '{team.slug}'.")
     invite = Invite.objects.create(team=team, user=invitee, email=email, invited_by=actor)
     audit_record(action="team.invite", actor=actor, target=team, invitee=invitee.username if invitee else email)
-    _send_after_commit(to=[email], subject=f"databoard: invitation to team {team.name}",
+    _send_after_commit(to=[send_to], subject=f"databoard: invitation to team {team.name}",
                        body=f"{actor.display_name} invites you to the team '{team.name}'.\n"
                             f"Accept or decline at {_absolute(reverse('accounts:teams'))}\n")
     return invite
