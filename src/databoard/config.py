@@ -52,6 +52,10 @@ class Config:
     email_host_password: str = ""
     email_use_tls: bool = False
     default_from_email: str = "databoard@localhost"
+    # Challenges.
+    max_kit_bytes: int = 2 * 1024 * 1024 * 1024  # a kit and its data, in all
+    max_submission_file_bytes: int = 10 * 1024 * 1024  # one element file of a submission
+    worker_poll_seconds: float = 1.0
     # Files.
     config_file: Path | None = field(default=None, compare=False)
 
@@ -66,6 +70,16 @@ class Config:
     @property
     def effective_artifacts_url(self) -> str:
         return self.artifacts_url or str((self.home / "artifacts").resolve())
+
+    @property
+    def cache_dir(self) -> Path:
+        """Unpacked kits, shared by the workers of this machine (safe to delete)."""
+        return (self.home / "cache").resolve()
+
+    @property
+    def work_dir(self) -> Path:
+        """Private folders of the runs in progress."""
+        return (self.home / "work").resolve()
 
 
 _BOOL_TRUE = {"1", "true", "yes", "on"}
@@ -89,6 +103,10 @@ def _coerce(name: str, kind: Any, value: Any) -> Any:
             if isinstance(value, bool):
                 raise ValueError("expected a whole number")
             return int(value)
+        if kind_text in ("float", "<class 'float'>"):
+            if isinstance(value, bool):
+                raise ValueError("expected a number")
+            return float(value)
         if kind_text.startswith("tuple"):
             if isinstance(value, str):
                 return tuple(part.strip() for part in value.split(",") if part.strip())
@@ -191,6 +209,11 @@ secret_key = "{secret_key}"
 # require_approval = true
 # require_email_verification = false
 # login_failures_per_minute = 10
+
+# Challenges: size limits of imported kits and of each submitted file; how often idle workers look.
+# max_kit_bytes = 2147483648
+# max_submission_file_bytes = 10485760
+# worker_poll_seconds = 1.0
 
 # Email: "console" prints messages to the server log; "smtp" sends them.
 # email_backend = "console"

@@ -7,12 +7,17 @@ the same suite runs on SQLite (default) and PostgreSQL.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 
-_home = tempfile.mkdtemp(prefix="databoard-test-")
-os.makedirs(os.path.join(_home, "static"), exist_ok=True)
-os.environ.setdefault("DATABOARD_HOME", _home)
+# Never the user's own data home: a fresh one per run, shared by the xdist workers (they inherit it).
+if "DATABOARD_TEST_HOME" not in os.environ:
+    os.environ["DATABOARD_TEST_HOME"] = tempfile.mkdtemp(prefix="databoard-test-")
+    atexit.register(shutil.rmtree, os.environ["DATABOARD_TEST_HOME"], True)
+os.makedirs(os.path.join(os.environ["DATABOARD_TEST_HOME"], "static"), exist_ok=True)
+os.environ["DATABOARD_HOME"] = os.environ["DATABOARD_TEST_HOME"]
 os.environ.setdefault("DATABOARD_SECRET_KEY", "test-secret-key-not-for-production-use-0123456789")
 os.environ.setdefault("DATABOARD_EMAIL_BACKEND", "locmem")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "databoard.settings")
