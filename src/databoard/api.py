@@ -73,6 +73,20 @@ class SessionAuth(APIKeyCookie):
 AUTH = [BearerAuth(), SessionAuth()]
 
 
+def _anonymous(request: HttpRequest):
+    """Lets a request without credentials through as the anonymous user (public pages of the API).
+    A bad token or a failed CSRF check still gets its 401/403 from the authenticators before it."""
+    from django.contrib.auth.models import AnonymousUser
+
+    request.user = AnonymousUser()
+    request.token_scope = None
+    return request.user
+
+
+#: For operations anyone may call; signed-in callers are recognised as usual.
+OPTIONAL_AUTH = [*AUTH, _anonymous]
+
+
 def require_admin(request: HttpRequest) -> User:
     """The request's user when it is an administrator acting with the admin scope; else 403."""
     user = request.user
@@ -233,6 +247,7 @@ def build_api() -> NinjaAPI:
     """Create the API with every app's router and the shared error handlers."""
     from databoard import __version__
     from databoard.accounts.api import router as accounts_router
+    from databoard.challenges.api import router as challenges_router
 
     api = DataboardAPI(title="databoard API", version=__version__, urls_namespace="api", auth=AUTH,
                    parser=NulFreeParser(),
@@ -240,6 +255,7 @@ def build_api() -> NinjaAPI:
                    description="Challenges, model registry, datastore and labels. "
                                "Authenticate with a browser session or `Authorization: Bearer <token>`.")
     api.add_router("/accounts", accounts_router)  # more routers: here (a catch-all 404 follows them)
+    api.add_router("/challenges", challenges_router)
 
     @api.exception_handler(DataboardError)
     def domain_error(request, exc: DataboardError):

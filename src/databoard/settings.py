@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "ninja",
     "databoard.accounts",
     "databoard.storage",
+    "databoard.challenges",
     "databoard.web",
 ]
 

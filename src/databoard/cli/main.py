@@ -472,6 +472,9 @@ from databoard.cli import demo as _demo  # noqa: E402  (registers the demo comma
 _demo.register(app)
 
 
+from databoard.cli import challenges as _challenges  # noqa: E402,F401  (registers its commands on `app`)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: one-line errors; exit 2 for usage errors, 1 for failures."""
     try:

@@ -281,6 +281,11 @@ class Client:
         self.invites = Invites(self)
         self.tokens = Tokens(self)
         self.audit = Audit(self)
+        from databoard.client.challenges import Events, Problems, Submissions
+
+        self.problems = Problems(self)
+        self.events = Events(self)
+        self.submissions = Submissions(self)
 
     @classmethod
     def from_env(cls, *, as_user: str | None = None) -> Client:
@@ -304,8 +309,7 @@ class Client:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        """Call the API; returns the decoded JSON. Raises an ApiError subclass or ConnectionFailed."""
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         if "params" in kwargs:
             kwargs["params"] = {k: v for k, v in kwargs["params"].items() if v is not None}
         try:
@@ -313,9 +317,18 @@ class Client:
         except httpx.TransportError as exc:
             raise ConnectionFailed(f"Could not reach {self.base_url}: {exc}.") from exc
         _raise_for(response)
+        return response
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Call the API; returns the decoded JSON. Raises an ApiError subclass or ConnectionFailed."""
+        response = self._send(method, path, **kwargs)
         if response.status_code == 204 or not response.content:
             return None
         return response.json()
+
+    def request_bytes(self, method: str, path: str, **kwargs: Any) -> bytes:
+        """Call the API for a file (CSV, zip, code); returns the body's bytes. Errors as :meth:`request`."""
+        return self._send(method, path, **kwargs).content
 
     def paginate(self, path: str, *, page_size: int = 200, max_items: int | None = None,
                  **params: Any) -> Iterator[dict]:

@@ -1,0 +1,1 @@
+"""Challenges: problems (RAMP kits), events, sign-ups, submissions, leaderboards."""
