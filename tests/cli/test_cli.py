@@ -226,6 +226,16 @@ def test_demo_builds_a_home_and_serves_it(tmp_path):
             pytest.fail("demo server did not start")
         assert r.status_code == 200
         assert httpx.get(f"http://127.0.0.1:{port}/healthz").json()["status"] == "ok"
+        # The worker it started trains the example submissions: they reach the public leaderboard.
+        board_url = f"http://127.0.0.1:{port}/api/v1/challenges/events/iris-demo/leaderboard"
+        failed_url = board_url + "?kind=failed"
+        while time.monotonic() < deadline + 60 and (httpx.get(board_url).json()["count"] < 2
+                                                     or httpx.get(failed_url).json()["count"] < 1):
+            time.sleep(0.5)
+        board = httpx.get(board_url).json()
+        assert [row["submission"] for row in board["rows"]] == ["scaled-logreg", "starting-kit"]
+        failed = httpx.get(board_url, params={"kind": "failed"}).json()
+        assert failed["rows"][0]["error_summary"] == "ValueError: this submission fails on purpose"
     finally:
         proc.terminate()
         output = proc.communicate(timeout=30)[0]

@@ -248,6 +248,8 @@ def leaderboard(
                 shown[column["key"]] = f"{value:.{column['precision']}f}"
             elif isinstance(value, float):
                 shown[column["key"]] = f"{value:.2f}"
+            elif column["key"] == "submitted_at" and isinstance(value, str):
+                shown[column["key"]] = value[:16].replace("T", " ")
         rows.append(shown)
     _list_out(rows, columns, False, f"{board['event']} — {board['kind']} ({board['count']})")
 

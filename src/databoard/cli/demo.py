@@ -27,6 +27,7 @@ def _fresh_home(home: Path) -> None:
                                      param_hint="--home")
         shutil.rmtree(home)
     home.mkdir(parents=True)
+    (home / "static").mkdir()
     (home / DEMO_MARKER).write_text("Made by `databoard demo`; it is recreated at every run.\n")
 
 
@@ -64,7 +65,54 @@ def build_demo(home: Path) -> list[tuple[str, str, str]]:
     team = services.team_create(name="Demo team", owner=users["alice"])
     Membership.objects.get_or_create(team=team, user=users["bob"])
     services.token_create(user=admin, actor=admin, name="demo", scope="admin")
+    _demo_challenges(home, admin=admin, users=users, team=team)
     return credentials
+
+
+# Example submissions queued at build time: (kit, user, submission folder, name).
+DEMO_SUBMISSIONS = [
+    ("iris", "alice", "starting_kit", "starting-kit"),
+    ("iris", "bob", "better", "scaled-logreg"),
+    ("iris", "bob", "failing", "first-try"),
+    ("diabetes", "alice", "starting_kit", "starting-kit"),
+    ("diabetes", "alice", "better", "ridge"),
+]
+
+
+def _demo_challenges(home: Path, *, admin, users: dict, team) -> None:
+    """Import the example kits, open an event on each, and queue example submissions (a worker trains them)."""
+    from databoard.challenges import services as challenges
+    from databoard.challenges.models import Event
+    from databoard.kits import make_kits
+
+    kits = make_kits(home / "kits", ["iris", "diabetes"])
+    for kit in kits:
+        problem = challenges.problem_import(source=kit, name=kit.name, actor=admin)
+        event = challenges.event_create(problem=problem, slug=f"{kit.name}-demo", actor=admin,
+                                        title=f"{problem.title} (demo)",
+                                        description=f"A demo event on the **{problem.title}** problem: "
+                                                    "edit the starting kit in the sandbox and submit.",
+                                        max_train_seconds=120, public_opens_at=None)
+        challenges.signup_request(event=event, user=users["alice"], team=team)
+        challenges.signup_request(event=event, user=users["bob"])
+    for kit_name, username, folder, name in DEMO_SUBMISSIONS:
+        source = home / "kits" / kit_name / "submissions" / folder
+        files = {p.name: p.read_bytes() for p in sorted(source.glob("*.py"))}
+        event = Event.objects.get(slug=f"{kit_name}-demo")
+        challenges.submission_create(event=event, user=users[username], name=name, files=files)
+
+
+def _start_worker():
+    """An in-process worker thread beside the server, for the demo's queue and every new submission.
+    A daemon thread: it ends with the server, whichever way the server stops."""
+    import threading
+
+    from databoard.engine.worker import run_worker
+
+    thread = threading.Thread(target=run_worker, kwargs={"worker_id": "demo-worker"}, name="demo-worker",
+                              daemon=True)
+    thread.start()
+    return thread
 
 
 def register(app: typer.Typer) -> None:
@@ -88,5 +136,7 @@ def register(app: typer.Typer) -> None:
         if serve:
             import uvicorn
 
+            _start_worker()
+            console.print("A worker trains the example submissions and every new one.")
             console.print(f"Open [bold]http://{host}:{port}/[/bold] and log in (Ctrl+C stops).")
             uvicorn.run("databoard.asgi:application", host=host, port=port, log_level="info", lifespan="off")
