@@ -9,6 +9,7 @@ from databoard.web import views as web_views
 urlpatterns = [
     path("", include("databoard.web.urls")),
     path("accounts/", include("databoard.accounts.urls")),
+    path("", include("databoard.challenges.urls")),
     path("storage/", include("databoard.storage.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
