@@ -55,7 +55,7 @@ class Config:
     # Challenges.
     max_kit_bytes: int = 2 * 1024 * 1024 * 1024  # a kit and its data, in all
     max_submission_file_bytes: int = 10 * 1024 * 1024  # one element file of a submission
-    worker_poll_seconds: float = 1.0
+    worker_poll_seconds: float = 0.2
     # Files.
     config_file: Path | None = field(default=None, compare=False)
 
@@ -213,7 +213,7 @@ secret_key = "{secret_key}"
 # Challenges: size limits of imported kits and of each submitted file; how often idle workers look.
 # max_kit_bytes = 2147483648
 # max_submission_file_bytes = 10485760
-# worker_poll_seconds = 1.0
+# worker_poll_seconds = 0.2
 
 # Email: "console" prints messages to the server log; "smtp" sends them.
 # email_backend = "console"

@@ -118,7 +118,11 @@ def run_worker(*, worker_id: str | None = None, burst: bool = False, queues: lis
     while not stop.is_set():
         if not connection.in_atomic_block:  # a long-lived process: drop broken or expired connections
             close_old_connections()
-        submission = services.submission_claim(worker=worker_id, queues=queues)
+        # A cheap read first: on SQLite a claim takes the write lock even when nothing is queued.
+        waiting = Submission.objects.filter(state=Submission.State.QUEUED)
+        if queues:
+            waiting = waiting.filter(event__queue__in=queues)
+        submission = services.submission_claim(worker=worker_id, queues=queues) if waiting.exists() else None
         if submission is None:
             if burst:
                 break
