@@ -18,6 +18,7 @@ from databoard.accounts.models import User
 from databoard.api import OPTIONAL_AUTH, Page, require_admin
 from databoard.challenges import selectors, services
 from databoard.challenges.downloads import starting_kit_zip
+from databoard.challenges.kit_source import KitSourceError
 from databoard.challenges.models import Event, Problem, Signup, Submission
 from databoard.challenges.schemas import (
     DraftIn,
@@ -121,7 +122,7 @@ def problem_list_api(request: HttpRequest):
 
 @router.post("/problems", response={201: ProblemDetailOut})
 def problem_upload_api(request: HttpRequest, name: Form[str], kit: File[UploadedFile],
-                       data: File[UploadedFile] | None = None, title: Form[str] | None = None):
+                       data: File[UploadedFile | None] = None, title: Form[str | None] = None):
     """Import a RAMP kit from an uploaded .zip or .tar.gz (administrators). ``data``: an optional archive
     with the private ``data/`` folder, when the kit's own data are the public ones."""
     admin = require_admin(request)
@@ -150,7 +151,9 @@ def _save_upload(upload: UploadedFile, folder: Path, stem: str) -> Path:
         if name.endswith(suffix):
             break
     else:
-        raise ValidationFailed(f"'{(upload.name or '')[:100]}' is not a .zip or .tar.gz archive.", field=stem)
+        refusal = KitSourceError([f"'{(upload.name or '')[:100]}' is not a .zip or .tar.gz archive."])
+        refusal.details["field"] = stem
+        raise refusal
     path = folder / f"{stem}{suffix}"
     with open(path, "wb") as out:
         for chunk in upload.chunks():

@@ -36,7 +36,8 @@ def problem_list(*, viewer: Viewer) -> QuerySet[Problem]:
 
 
 def problem_get(*, name: str, viewer: Viewer) -> Problem:
-    problem = problem_list(viewer=viewer).filter(name=name).first() if isinstance(name, str) and len(name) <= 100 else None
+    problem = (problem_list(viewer=viewer).filter(name=name).first()
+               if isinstance(name, str) and len(name) <= 100 and "\x00" not in name else None)
     if problem is None:
         raise NotFound(f"No problem '{str(name)[:100]}'.")
     return problem
@@ -104,7 +105,8 @@ def signup_list(*, event: Event, viewer: Viewer, state: str | None = None) -> Qu
 
 def signup_get(*, event: Event, username: str, viewer: Viewer) -> Signup:
     require_event_admin(event=event, user=viewer)
-    signup = Signup.objects.filter(event=event, user__username__iexact=username).select_related("user", "team").first()
+    signup = (Signup.objects.filter(event=event, user__username__iexact=username).select_related("user", "team").first()
+              if "\x00" not in username else None)
     if signup is None:
         raise NotFound(f"'{str(username)[:150]}' has not signed up to '{event.slug}'.")
     return signup
@@ -219,8 +221,10 @@ def leaderboard(*, event: Event, viewer: Viewer, kind: str = "public", sort: str
                                + (" and to everyone after the event closes." if event.show_private_after_close else "."))
     if kind == "mine" and not _authenticated(viewer):
         raise NotAuthenticated("Sign in to see your submissions.")
-    if offset < 0 or (limit is not None and not 1 <= limit <= 10_000):
-        raise ValidationFailed("Use an offset ≥ 0 and a limit between 1 and 10000.", field="limit")
+    if not 0 <= offset <= 10_000_000:
+        raise ValidationFailed("Use an offset between 0 and 10000000.", field="offset")
+    if limit is not None and not 1 <= limit <= 10_000:
+        raise ValidationFailed("Use a limit between 1 and 10000.", field="limit")
     problem = event.problem
     official = problem.score_types[0]
     step = "test" if kind in PRIVATE_KINDS else "valid"

@@ -283,6 +283,9 @@ def event_update(*, event: Event, actor: User, ip: str | None = None, **changes:
     if unknown:
         raise ValidationFailed(f"Unknown event option(s): {', '.join(sorted(unknown))}.")
     for name, value in changes.items():
+        if value is None and not Event._meta.get_field(name).null:
+            raise ValidationFailed(f"'{name}' cannot be empty; give a value or leave it out.", field=name)
+    for name, value in changes.items():
         setattr(event, name, value)
     _event_check(event)
     with transaction.atomic():
