@@ -705,7 +705,7 @@ def test_rerun_by_an_event_admin_and_refused_to_others(client, event, participan
     good.refresh_from_db()
     assert good.state == Submission.State.QUEUED
     r = client.post(f"/submissions/{good.pk}/rerun/")  # already queued
-    assert r.status_code == 409 and "cannot move to" in text(r)
+    assert r.status_code == 409 and "re-run it once it has finished" in text(r)
     assert client.get(f"/submissions/{good.pk}/rerun/").status_code == 405
 
 
@@ -859,7 +859,7 @@ def test_dashboard_adds_a_participant(client, event, user, event_admin):
 
 
 @pytest.mark.parametrize("data, status, message", [
-    ({"action": "add", "username": "nobody"}, 404, "No user &#x27;nobody&#x27;"),
+    ({"action": "add", "username": "nobody"}, 404, "No user named &#x27;nobody&#x27;"),
     ({"action": "add", "username": ""}, 400, "Give the username"),
     ({"action": "add", "username": "x" * 200}, 400, "Give the username"),
     ({"action": "add", "username": "a\x00b"}, 400, ""),

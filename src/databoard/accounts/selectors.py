@@ -31,6 +31,16 @@ def user_get(*, username: str, viewer: User) -> User:
     return user
 
 
+def user_find_active(*, username: str) -> User:
+    """An account that exists and is not deleted, by username (case-insensitive), e.g. for an event admin
+    signing someone up; else 404. Reveals no more than the public username."""
+    user = (User.objects.filter(username__iexact=username, deleted_at__isnull=True).first()
+            if _storable(username) else None)
+    if user is None:
+        raise NotFound(f"No user named '{username[:150]}'.", field="username")
+    return user
+
+
 def user_list(*, viewer: User, approval: str | None = None, q: str | None = None,
               include_deleted: bool = False) -> QuerySet[User]:
     """All users, for administrators, filtered by approval state and a search text."""

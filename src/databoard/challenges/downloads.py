@@ -24,8 +24,13 @@ def starting_kit_paths(problem: Problem) -> list[KitFile]:
     return files
 
 
-def starting_kit_zip(problem: Problem) -> FileResponse:
-    """A .zip of the starting kit, built on disk (never whole in memory) and streamed."""
+def starting_kit_zip(problem: Problem, *, actor=None, ip: str | None = None) -> FileResponse:
+    """A .zip of the starting kit, built on disk (never whole in memory) and streamed. The download is
+    recorded in the audit log."""
+    from databoard.accounts.services import audit_record
+
+    audit_record(action="problem.download", actor=actor if actor is not None and actor.is_authenticated else None,
+                 target=problem, ip=ip)
     store = ArtifactStore.from_config()
     spool = tempfile.TemporaryFile()
     with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as zf:

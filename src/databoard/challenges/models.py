@@ -185,6 +185,7 @@ class Submission(models.Model):
         indexes = [
             models.Index(fields=["state", "queued_at"], name="submission_queue"),
             models.Index(fields=["event", "state", "official_valid"], name="submission_board"),
+            models.Index(fields=["event", "state", "official_test"], name="submission_board_test"),
         ]
 
     def __str__(self) -> str:

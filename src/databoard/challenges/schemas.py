@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from ninja import Field, Schema
+from pydantic import ConfigDict
 
 from databoard.accounts.schemas import Instant
 
@@ -64,6 +65,8 @@ class EventIn(Schema):
 
 
 class EventPatch(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt option is an error, not a silent no-op
+
     title: str | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=100_000)
     is_public: bool | None = None
@@ -146,7 +149,7 @@ class QuotaOut(Schema):
 
 
 class SubmissionIn(Schema):
-    name: str = Field(..., min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")
+    name: str = Field(..., description="1–40 letters, digits, '-' or '_', unique in your team.")
     files: dict[str, str] = Field(..., description="Each element's file name → its text.")
 
 

@@ -6,12 +6,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Count, F, FilteredRelation, Prefetch, Q, QuerySet, Window
+from django.core.cache import cache
+from django.db.models import Count, F, FilteredRelation, Max, Q, QuerySet, Window
 from django.db.models.functions import RowNumber, TruncDate
 from django.utils import timezone
 
 from databoard.accounts.models import AuditEvent, Team, User
-from databoard.challenges.models import Event, Problem, Signup, Submission, SubmissionScore
+from databoard.challenges.models import Draft, Event, Problem, Signup, Submission, SubmissionScore
 from databoard.errors import NotAuthenticated, NotFound, PermissionDenied, ValidationFailed
 
 Viewer = User | AnonymousUser
@@ -127,6 +128,10 @@ def submission_get(*, pk: int, viewer: Viewer) -> Submission:
     if submission is None:
         raise NotFound(f"No submission {pk}.")
     event_get(slug=submission.event.slug, viewer=viewer)  # 404 when the event is hidden
+    finished = submission.state in (State.SCORED, State.ERROR)
+    if not (finished or is_own(submission=submission, viewer=viewer)
+            or event_is_admin(event=submission.event, user=viewer)):
+        raise NotFound(f"No submission {pk}.")  # another team's work in progress is theirs alone
     return submission
 
 
@@ -164,6 +169,13 @@ def submission_list(*, event: Event, viewer: Viewer, state: str | None = None, t
     if team:
         qs = qs.filter(team__slug=team)
     return qs
+
+
+def draft_list(*, event: Event, user: Viewer) -> QuerySet[Draft]:
+    """The user's saved sandbox code for ``event``, by element."""
+    if not _authenticated(user):
+        return Draft.objects.none()
+    return Draft.objects.filter(event=event, user=user).order_by("element")
 
 
 # --------------------------------------------------------------------------- leaderboards
@@ -230,7 +242,7 @@ def leaderboard(*, event: Event, viewer: Viewer, kind: str = "public", sort: str
     step = "test" if kind in PRIVATE_KINDS else "valid"
     official_field = "official_test" if step == "test" else "official_valid"
 
-    qs = Submission.objects.filter(event=event).select_related("team", "owner")
+    qs = Submission.objects.filter(event=event)
     if kind == "failed":
         qs = qs.filter(state=State.ERROR)
         columns = [Column("submission", "Submission"), Column("team", "Team"), Column("submitted_at", "Submitted"),
@@ -248,8 +260,8 @@ def leaderboard(*, event: Event, viewer: Viewer, kind: str = "public", sort: str
                 team_rank=Window(RowNumber(), partition_by=[F("team_id")],
                                  order_by=[F(best_valid[1:]).desc() if best_valid.startswith("-")
                                            else F(best_valid).asc(), F("created_at").asc(), F("id").asc()]))
-            best_ids = list(ranked.filter(team_rank=1).values_list("pk", flat=True))
-            qs = Submission.objects.filter(pk__in=best_ids).select_related("team", "owner")
+            best_ids = list(ranked.filter(team_rank=1).order_by().values_list("pk", flat=True))
+            qs = Submission.objects.filter(pk__in=best_ids)
         columns = [Column("rank", "Rank"), Column("team", "Team"), Column("submission", "Submission"),
                    *_score_columns(problem), Column("train_seconds", "Train time (s)"),
                    Column(f"{'test' if step == 'test' else 'valid'}_seconds",
@@ -278,36 +290,65 @@ def leaderboard(*, event: Event, viewer: Viewer, kind: str = "public", sort: str
         qs = qs.order_by(expr.desc(nulls_last=True) if desc else expr.asc(nulls_last=True), "created_at", "id")
 
     count = qs.count()
-    page = list(qs[offset: offset + limit] if limit is not None else qs)
+    # Only the shown columns: whole rows (error output, owner) would make the sort spill to disk.
+    fields = ("pk", "name", "created_at", "state", "team__slug", "team__name", "train_seconds", "valid_seconds",
+              "test_seconds", "error_step", "error_summary")
+    window = qs[offset: offset + limit] if limit is not None else qs
+    page = list(window.values_list(*fields))
     scores: dict[int, dict[str, float | None]] = {}
     if kind != "failed":
-        for pk, name, value in SubmissionScore.objects.filter(submission__in=[s.pk for s in page]).values_list(
+        wanted = ([pk for pk, *_ in page] if limit is not None
+                  else qs.order_by().values("pk"))  # a whole board: a subquery, not a list of ids
+        for pk, name, value in SubmissionScore.objects.filter(submission__in=wanted).values_list(
                 "submission_id", "name", step):
             scores.setdefault(pk, {})[name] = value
     rows = []
-    for i, sub in enumerate(page):
-        row = {"rank": offset + i + 1, "id": sub.pk, "submission": sub.name, "team": sub.team.slug,
-               "team_name": sub.team.name, "submitted_at": sub.created_at, "state": sub.state}
+    for i, (pk, name, created_at, state, team_slug, team_name, train_s, valid_s, test_s, error_step,
+            error_summary) in enumerate(page):
+        row = {"rank": offset + i + 1, "id": pk, "submission": name, "team": team_slug,
+               "team_name": team_name, "submitted_at": created_at, "state": state}
         if kind == "failed":
-            row.update(error_step=sub.error_step, error_summary=sub.error_summary)
+            row.update(error_step=error_step, error_summary=error_summary)
         else:
-            row.update({f"score:{n}": v for n, v in scores.get(sub.pk, {}).items()})
-            row.update(train_seconds=sub.train_seconds, valid_seconds=sub.valid_seconds,
-                       test_seconds=sub.test_seconds if step == "test" else None)
+            row.update({f"score:{n}": v for n, v in scores.get(pk, {}).items()})
+            row.update(train_seconds=train_s, valid_seconds=valid_s, test_seconds=test_s if step == "test" else None)
         rows.append(row)
     return Board(kind=kind, event=event, columns=columns, rows=rows, count=count, sort=sort_key,
                  descending=desc, step=step)
 
 
-def score_over_time(*, event: Event, viewer: Viewer) -> dict:
-    """Every scored submission's official validation score by submission time (the event's plot)."""
+def score_over_time(*, event: Event, viewer: Viewer, max_points: int | None = None) -> dict:
+    """Scored submissions' official validation scores by submission time (the event's plot).
+
+    With ``max_points``, every submission that set a new best is kept (the best-so-far line stays exact)
+    and the others are thinned evenly, so a page never carries thousands of points. Cached per event
+    until a submission is scored.
+    """
     official = event.problem.score_types[0]
-    points = [{"t": created.isoformat(), "score": score, "team": team, "submission": name}
-              for created, score, team, name in Submission.objects.filter(
-                  event=event, state=State.SCORED, official_valid__isnull=False).order_by("created_at").values_list(
-                  "created_at", "official_valid", "team__slug", "name")]
-    return {"score_name": official["name"], "lower_is_better": bool(official.get("lower_is_better")),
-            "points": points}
+    scored = Submission.objects.filter(event=event, state=State.SCORED, official_valid__isnull=False)
+    version = scored.aggregate(n=Count("id"), last=Max("scored_at"))
+    last = version["last"].timestamp() if version["last"] else 0
+    key = f"score-over-time-{event.pk}-{version['n']}-{last:.6f}-{max_points}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    lower = bool(official.get("lower_is_better"))
+    rows = list(scored.order_by("created_at", "id").values_list("created_at", "official_valid", "team__slug", "name"))
+    if max_points is not None and len(rows) > max_points:
+        best, frontier = None, set()
+        for i, (_, score, _, _) in enumerate(rows):
+            if best is None or (score < best if lower else score > best):
+                best = score
+                frontier.add(i)
+        room = max(max_points - len(frontier), 1)
+        step = max(len(rows) // room, 1)
+        keep = frontier | set(range(0, len(rows), step))
+        rows = [row for i, row in enumerate(rows) if i in keep]
+    result = {"score_name": official["name"], "lower_is_better": lower,
+              "points": [{"t": created.isoformat(), "score": score, "team": team, "submission": name}
+                         for created, score, team, name in rows]}
+    cache.set(key, result, 3600)
+    return result
 
 
 def event_dashboard(*, event: Event, viewer: Viewer) -> dict:

@@ -5,6 +5,7 @@ Web views, the API, the CLI and the engine call these, so all obey the same rule
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import json
@@ -285,9 +286,12 @@ def event_update(*, event: Event, actor: User, ip: str | None = None, **changes:
     for name, value in changes.items():
         if value is None and not Event._meta.get_field(name).null:
             raise ValidationFailed(f"'{name}' cannot be empty; give a value or leave it out.", field=name)
+    candidate = copy.copy(event)  # checked aside: a refused change leaves the caller's object as it was
+    for name, value in changes.items():
+        setattr(candidate, name, value)
+    _event_check(candidate)
     for name, value in changes.items():
         setattr(event, name, value)
-    _event_check(event)
     with transaction.atomic():
         event.save()
         audit_record(action="event.update", actor=actor, target=event, ip=ip, event=event.slug,
@@ -508,6 +512,10 @@ def submission_create(*, event: Event, user: User, name: str, files: dict[str, b
         ])
         _log_state(submission, State.NEW, at)
         _log_state(submission, State.QUEUED, at)
+        for fname, content in files.items():  # the sandbox opens on what was submitted last
+            if fname.endswith(".py"):
+                Draft.objects.update_or_create(event=event, user=user, element=fname,
+                                               defaults={"code": content.decode("utf-8"), "updated_at": at})
         audit_record(action="submission.create", actor=user, target=submission, ip=ip, event=event.slug,
                      team=team.slug, name=name)
     return submission
@@ -570,7 +578,10 @@ def submission_claim(*, worker: str, queues: list[str] | None = None) -> Submiss
 
 
 def _move(submission: Submission, to: str, **fields: Any) -> None:
-    moved = Submission.objects.filter(pk=submission.pk, state__in=ALLOWED_FROM[to]).update(state=to, **fields)
+    guard = Submission.objects.filter(pk=submission.pk, state__in=ALLOWED_FROM[to])
+    if submission.state == State.TRAINING and to in (State.SCORED, State.ERROR):
+        guard = guard.filter(worker=submission.worker)  # only the worker that holds the run records its end
+    moved = guard.update(state=to, **fields)
     if not moved:
         raise InvalidTransition(f"Submission {submission.pk} cannot move to '{to}' from its current state.")
     submission.state = to
@@ -634,7 +645,10 @@ def submission_record_error(*, submission: Submission, step: str, summary: str, 
 
 
 def submission_requeue(*, submission: Submission, actor: User | None = None, ip: str | None = None) -> Submission:
-    """Put a submission back in the queue (admins' re-run); its previous results are kept until replaced."""
+    """Put a scored or failed submission back in the queue (admins' re-run); its previous results are kept
+    until replaced. A queued or training submission is refused (InvalidTransition)."""
+    if submission.state not in (State.SCORED, State.ERROR) and actor is not None:
+        raise InvalidTransition(f"Submission {submission.pk} is {submission.state}; re-run it once it has finished.")
     now = timezone.now()
     with transaction.atomic():
         _move(submission, State.QUEUED, queued_at=now, worker="")

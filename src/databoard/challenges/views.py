@@ -43,6 +43,7 @@ from databoard.web.views import error_page
 PAGE_SIZE = 50
 BOARD_PAGE_SIZE = 50
 MAX_PAGE = 100_000  # × 50 rows stays within the leaderboard selector's largest offset
+CHART_MAX_POINTS = 500  # new bests are always kept; the rest is thinned evenly
 RUNNING_STATES = (Submission.State.NEW, Submission.State.QUEUED, Submission.State.TRAINING)
 BOARD_TITLES = {"public": "Public", "competition": "Competition", "private": "Private",
                 "private_competition": "Private competition", "mine": "My submissions", "failed": "Failed"}
@@ -159,7 +160,8 @@ def problem_detail(request, name: str):
 @require_GET
 @domain_errors
 def problem_starting_kit(request, name: str):
-    return starting_kit_zip(selectors.problem_get(name=_name_param(name), viewer=request.user))
+    return starting_kit_zip(selectors.problem_get(name=_name_param(name), viewer=request.user), actor=request.user,
+                            ip=client_ip(request))
 
 
 def _save_upload(upload, folder: Path, stem: str) -> Path:
@@ -313,7 +315,7 @@ def _editor_code(event: Event, user: User) -> dict[str, str]:
     """What the editors show first: the user's saved draft of each file, else the starting kit's."""
     code = {name: content.decode("utf-8", errors="replace")
             for name, content in services.problem_starting_kit(problem=event.problem).items()}
-    code.update(dict(event.drafts.filter(user=user).values_list("element", "code")))
+    code.update(dict(selectors.draft_list(event=event, user=user).values_list("element", "code")))
     return code
 
 
@@ -505,7 +507,7 @@ def leaderboard(request, slug: str):
         "csv_url": f"{reverse('api:leaderboard_api', kwargs={'slug': event.slug})}?{urlencode(csv_query)}",
     }
     if kind in ("public", "competition"):
-        chart = selectors.score_over_time(event=event, viewer=request.user)
+        chart = selectors.score_over_time(event=event, viewer=request.user, max_points=CHART_MAX_POINTS)
         context.update(chart_data=chart, chart_fallback=_chart_fallback(chart))
     return render(request, "challenges/leaderboard.html", context)
 
@@ -514,12 +516,7 @@ def leaderboard(request, slug: str):
 
 
 def _active_user(username: str) -> User:
-    """A user who may be signed up by an event admin (not deleted). The API's participant_add does the
-    same lookup; both should move to an accounts selector."""
-    user = User.objects.filter(username__iexact=_name_param(username), deleted_at__isnull=True).first()
-    if user is None:
-        raise NotFound(f"No user '{username[:150]}'.", field="username")
-    return user
+    return account_selectors.user_find_active(username=_name_param(username))
 
 
 def _dashboard_action(request, event: Event) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 from django.db import close_old_connections, connection
 
 from databoard.challenges import services
+from databoard.challenges.errors import InvalidTransition
 from databoard.challenges.models import Submission
 from databoard.config import get_config
 from databoard.engine.runner import OutputError, RunLimits, parse_training_output, prepare_workdir, run_ramp_test
@@ -82,6 +83,10 @@ def train(submission: Submission) -> Submission:
             submission=submission, step=result.error_step or Submission.Step.TRAINING,
             summary=_failure_summary(result, limits), output=result.output_tail, exit_code=result.returncode,
             duration_seconds=result.duration_s)
+    except InvalidTransition:
+        # The run was taken from this worker meanwhile (re-queued, cancelled): its result is not ours to record.
+        logger.warning("Submission %s left this worker's hands during the run; result dropped", submission.pk)
+        return Submission.objects.get(pk=submission.pk)
     except Exception as exc:  # noqa: BLE001 — a bug here must not leave the submission stuck in training
         logger.exception("Training submission %s failed in the worker", submission.pk)
         try:
@@ -89,6 +94,8 @@ def train(submission: Submission) -> Submission:
                 submission=submission, step=Submission.Step.TRAINING,
                 summary=f"The worker failed while running this submission ({type(exc).__name__}); "
                         "an administrator can re-run it.", duration_seconds=time.monotonic() - started)
+        except InvalidTransition:
+            return Submission.objects.get(pk=submission.pk)
         except Exception:  # noqa: BLE001
             logger.exception("Could not record the failure of submission %s", submission.pk)
             raise exc from None
