@@ -13,7 +13,6 @@ from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.paginator import Paginator
 from django.db.models import OuterRef, Subquery
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -41,10 +40,10 @@ from databoard.accounts.forms import (
 from databoard.accounts.models import Membership
 from databoard.config import get_config
 from databoard.errors import DataboardError, ValidationFailed
+from databoard.web.forms import page_of, submit_form
 from databoard.web.request import client_ip
 from databoard.web.views import error_page
 
-PAGE_SIZE = 50
 
 
 def staff_required(view):
@@ -58,37 +57,6 @@ def staff_required(view):
         return view(request, *args, **kwargs)
 
     return wrapped
-
-
-class _Outcome:
-    """What :func:`_submit` did: ``done`` with the service's ``result``, or not, with the page's status."""
-
-    def __init__(self, *, done: bool = False, result=None, status: int = 200):
-        self.done, self.result, self.status = done, result, status
-
-
-def _submit(request, form, action, *, error_field=None) -> _Outcome:
-    """For a POSTed valid form, run ``action(cleaned_data)``; a refusal goes onto the form.
-
-    Returns done with the result, or the status to render the form with: 200 (GET), 400 (invalid
-    form) or the service error's own status. ``error_field`` maps a service's field name to the form's.
-    """
-    if request.method != "POST":
-        return _Outcome()
-    if not form.is_valid():
-        return _Outcome(status=400)
-    try:
-        return _Outcome(done=True, result=action(form.cleaned_data))
-    except DataboardError as exc:
-        field = exc.details.get("field")
-        field = (error_field or {}).get(field, field)
-        form.add_error(field if field in form.fields else None, str(exc))
-        return _Outcome(status=exc.status)
-
-
-def _page(request, queryset, *, param: str = "page"):
-    """One page of a list (50 rows); a missing or bad page number gives the first or last page."""
-    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get(param))
 
 
 def _safe_next(request) -> str | None:
@@ -107,7 +75,7 @@ def signup(request):
     if request.user.is_authenticated:
         return redirect("web:home")
     form = SignupForm(request.POST or None)
-    outcome = _submit(request, form, lambda data: services.user_signup(
+    outcome = submit_form(request, form, lambda data: services.user_signup(
         username=data["username"], email=data["email"], password=data["password1"],
         first_name=data["first_name"], last_name=data["last_name"], affiliation=data["affiliation"],
         ip=client_ip(request)), error_field={"password": "password1"})
@@ -122,7 +90,7 @@ def signup(request):
 @require_http_methods(["GET", "POST"])
 def login_view(request):
     form = LoginForm(request.POST or None)
-    outcome = _submit(request, form, lambda data: services.login_check(
+    outcome = submit_form(request, form, lambda data: services.login_check(
         username=data["username"], password=data["password"], ip=client_ip(request)))
     if outcome.done:
         user = outcome.result
@@ -159,7 +127,7 @@ def verify_email(request, token: str):
 @require_http_methods(["GET", "POST"])
 def password_change(request):
     form = PasswordChangeForm(request.POST or None)
-    outcome = _submit(request, form, lambda data: services.user_change_password(
+    outcome = submit_form(request, form, lambda data: services.user_change_password(
         user=request.user, old_password=data["old_password"], new_password=data["new_password1"],
         ip=client_ip(request)), error_field={"password": "new_password1"})
     if outcome.done:
@@ -209,7 +177,7 @@ def profile(request):
     initial = {"first_name": user.first_name, "last_name": user.last_name, "affiliation": user.affiliation,
                "email": user.email}
     form = ProfileForm(request.POST or None, initial=initial)
-    outcome = _submit(request, form, lambda data: services.user_update_profile(user=user, **data))
+    outcome = submit_form(request, form, lambda data: services.user_update_profile(user=user, **data))
     if outcome.done:
         messages.success(request, "Your profile was saved.")
         return redirect("accounts:profile")
@@ -226,7 +194,7 @@ def delete_account(request):
             raise ValidationFailed("The password is not correct; the account was not deleted.", field="password")
         return services.user_delete(user=request.user, actor=request.user, ip=client_ip(request))
 
-    outcome = _submit(request, form, delete)
+    outcome = submit_form(request, form, delete)
     if outcome.done:
         logout(request)
         messages.info(request, "Your account was deleted. Your results stay, shown as \"deleted user\".")
@@ -241,14 +209,14 @@ def delete_account(request):
 @require_http_methods(["GET", "POST"])
 def teams(request):
     form = TeamCreateForm(request.POST or None)
-    outcome = _submit(request, form, lambda data: services.team_create(name=data["name"], owner=request.user))
+    outcome = submit_form(request, form, lambda data: services.team_create(name=data["name"], owner=request.user))
     if outcome.done:
         messages.success(request, f"Team '{outcome.result.name}' created. Invite people below.")
         return redirect("accounts:team_detail", slug=outcome.result.slug)
     my_role = Membership.objects.filter(team=OuterRef("pk"), user=request.user).values("role")[:1]
     context = {"form": form,
-               "teams": _page(request, selectors.team_list(viewer=request.user).annotate(my_role=Subquery(my_role))),
-               "invites": _page(request, selectors.invite_list_for(user=request.user), param="ipage")}
+               "teams": page_of(request, selectors.team_list(viewer=request.user).annotate(my_role=Subquery(my_role))),
+               "invites": page_of(request, selectors.invite_list_for(user=request.user), param="ipage")}
     return render(request, "accounts/teams.html", context, status=outcome.status)
 
 
@@ -302,7 +270,7 @@ def team_detail(request, slug: str):
     status = 200
     if action == "invite":
         # The invite form shows a refusal next to its field, like every other form.
-        outcome = _submit(request, invite_form, lambda data: _team_invite(team=team, actor=request.user,
+        outcome = submit_form(request, invite_form, lambda data: _team_invite(team=team, actor=request.user,
                                                                           who=data["who"]),
                           error_field={"username": "who", "email": "who"})
         if outcome.done:
@@ -323,8 +291,8 @@ def team_detail(request, slug: str):
             return redirect("accounts:team_detail", slug=team.slug)
     role = selectors.team_role(team=team, user=request.user)
     is_owner = role == Membership.Role.OWNER or request.user.is_staff
-    context = {"team": team, "members": _page(request, selectors.team_members(team=team)),
-               "invites": _page(request, selectors.team_invites(team=team), param="ipage"),
+    context = {"team": team, "members": page_of(request, selectors.team_members(team=team)),
+               "invites": page_of(request, selectors.team_invites(team=team), param="ipage"),
                "invite_form": invite_form, "is_owner": is_owner, "my_role": role,
                "can_manage": is_owner and not team.is_personal}
     return render(request, "accounts/team_detail.html", context, status=status)
@@ -364,14 +332,14 @@ def tokens(request):
                                      expires_at=timezone.now() + timedelta(days=days) if days else None,
                                      ip=client_ip(request))
 
-    outcome = _submit(request, form, create)
+    outcome = submit_form(request, form, create)
     if outcome.done:
         token, raw = outcome.result
         # Post/redirect/get: the token is shown on the next page once, then never again.
         request.session[NEW_TOKEN_SESSION_KEY] = {"id": token.pk, "token": raw}
         return redirect("accounts:tokens")
     new_token = request.session.pop(NEW_TOKEN_SESSION_KEY, None)
-    context = {"form": form, "tokens": _page(request, selectors.token_list(viewer=request.user)),
+    context = {"form": form, "tokens": page_of(request, selectors.token_list(viewer=request.user)),
                "new_token": new_token}
     return render(request, "accounts/tokens.html", context, status=outcome.status)
 
@@ -433,7 +401,7 @@ def approvals(request):
             else:
                 messages.error(request, str(exc))
             status = exc.status
-    context = {"pending": _page(request, selectors.approval_queue(viewer=request.user)),
+    context = {"pending": page_of(request, selectors.approval_queue(viewer=request.user)),
                "errors": reject_errors, "require_approval": get_config().require_approval}
     return render(request, "accounts/approvals.html", context, status=status)
 
@@ -473,6 +441,6 @@ def audit(request):
                                   until=filters.get("until"))
     query = request.GET.copy()
     query.pop("page", None)
-    context = {"form": form, "events": _page(request, events), "query": query.urlencode()}
+    context = {"form": form, "events": page_of(request, events), "query": query.urlencode()}
     return render(request, "accounts/audit.html", context, status=200 if not form.errors else 400)
 

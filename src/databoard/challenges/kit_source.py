@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from databoard.errors import ValidationFailed
+from databoard.storage.store import human_size
 
 # Never copied from a kit: version control, caches and outputs of local runs.
 SKIPPED_NAMES = {".git", "__pycache__", ".ipynb_checkpoints", "training_output", ".pytest_cache", ".DS_Store"}
@@ -39,14 +40,6 @@ class KitLimits:
     max_total_bytes: int = 2 * 1024**3
     max_file_bytes: int = 1024**3
     max_files: int = 10_000
-
-
-def _human(n: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n} bytes" if unit == "bytes" else f"{n:.0f} {unit}"
-        n /= 1024
-    return f"{n} GB"  # pragma: no cover
 
 
 def check_member_path(name: str) -> PurePosixPath | None:
@@ -156,11 +149,11 @@ class _Budget:
         if self.files > self.limits.max_files:
             raise KitSourceError([f"The kit has more than {self.limits.max_files} files."])
         if size > self.limits.max_file_bytes:
-            self.errors.append(f"'{name}' is {_human(size)}; the limit per file is {_human(self.limits.max_file_bytes)}.")
+            self.errors.append(f"'{name}' is {human_size(size)}; the limit per file is {human_size(self.limits.max_file_bytes)}.")
             return False
         self.bytes += size
         if self.bytes > self.limits.max_total_bytes:
-            raise KitSourceError([f"The kit is over {_human(self.limits.max_total_bytes)} in all."])
+            raise KitSourceError([f"The kit is over {human_size(self.limits.max_total_bytes)} in all."])
         return True
 
     def finish(self) -> None:
@@ -176,7 +169,7 @@ def _copy_stream(src, target: Path, name: str, budget: _Budget) -> None:
         while chunk := src.read(CHUNK):
             written += len(chunk)
             if written > budget.limits.max_file_bytes:
-                raise KitSourceError([f"'{name}' unpacks to more than {_human(budget.limits.max_file_bytes)}."])
+                raise KitSourceError([f"'{name}' unpacks to more than {human_size(budget.limits.max_file_bytes)}."])
             out.write(chunk)
 
 

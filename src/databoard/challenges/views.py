@@ -37,10 +37,10 @@ from databoard.challenges.forms import (
 from databoard.challenges.models import Event, Signup, Submission
 from databoard.config import get_config
 from databoard.errors import DataboardError, NotAuthenticated, NotFound, ValidationFailed
+from databoard.web.forms import page_of, submit_form
 from databoard.web.request import client_ip
 from databoard.web.views import error_page
 
-PAGE_SIZE = 50
 BOARD_PAGE_SIZE = 50
 MAX_PAGE = 100_000  # × 50 rows stays within the leaderboard selector's largest offset
 CHART_MAX_POINTS = 500  # new bests are always kept; the rest is thinned evenly
@@ -66,35 +66,6 @@ def domain_errors(view):
             return error_page(request, status=exc.status, message=str(exc))
 
     return wrapped
-
-
-class _Outcome:
-    """What :func:`_submit` did: ``done`` with the service's ``result``, or not, with the page's status."""
-
-    def __init__(self, *, done: bool = False, result=None, status: int = 200):
-        self.done, self.result, self.status = done, result, status
-
-
-def _submit(request, form, action, *, error_field=None) -> _Outcome:
-    """For a POSTed valid form, run ``action(cleaned_data)``; a refusal goes onto the form (next to its
-    field when the service names one the form has). Status: 200 (GET), 400 (invalid form) or the
-    service error's own."""
-    if request.method != "POST":
-        return _Outcome()
-    if not form.is_valid():
-        return _Outcome(status=400)
-    try:
-        return _Outcome(done=True, result=action(form.cleaned_data))
-    except DataboardError as exc:
-        field = exc.details.get("field")
-        field = (error_field or {}).get(field, field)
-        form.add_error(field if field in form.fields else None, str(exc))
-        return _Outcome(status=exc.status)
-
-
-def _page(request, items, *, param: str = "page"):
-    """One page of a list (50 rows); a missing or bad page number gives the first or last page."""
-    return Paginator(items, PAGE_SIZE).get_page(request.GET.get(param))
 
 
 def _int_param(value, *, default: int = 1) -> int:
@@ -139,7 +110,7 @@ def _as_text(content: str | bytes, filename: str) -> str:
 @require_GET
 @domain_errors
 def problem_list(request):
-    problems = _page(request, selectors.problem_list(viewer=request.user))
+    problems = page_of(request, selectors.problem_list(viewer=request.user))
     return render(request, "challenges/problem_list.html", {"problems": problems})
 
 
@@ -212,7 +183,7 @@ def problem_import(request):
 @domain_errors
 def event_list(request):
     now = timezone.now()
-    events = _page(request, selectors.event_list(viewer=request.user))
+    events = page_of(request, selectors.event_list(viewer=request.user))
     rows = [(event, event_status(event, at=now)) for event in events]
     return render(request, "challenges/event_list.html", {"events": events, "rows": rows})
 
@@ -254,7 +225,7 @@ def event_signup(request, slug: str):
         team = account_selectors.team_get(slug=data["team"], viewer=request.user)
         return services.signup_request(event=event, user=request.user, team=team, ip=client_ip(request))
 
-    outcome = _submit(request, form, run)
+    outcome = submit_form(request, form, run)
     if outcome.done:
         if outcome.result.state == Signup.State.APPROVED:
             messages.success(request, f"You take part in '{event.title}' with team '{outcome.result.team.name}'. "
@@ -279,7 +250,7 @@ def event_create(request):
         return services.event_create(problem=problem, slug=data["slug"], actor=request.user, ip=client_ip(request),
                                      **form.options())
 
-    outcome = _submit(request, form, run)
+    outcome = submit_form(request, form, run)
     if outcome.done:
         messages.success(request, f"Event '{outcome.result.slug}' is created.")
         return redirect("challenges:event_detail", slug=outcome.result.slug)
@@ -300,7 +271,7 @@ def event_edit(request, slug: str):
         target = selectors.event_get(slug=slug, viewer=request.user)
         return services.event_update(event=target, actor=request.user, ip=client_ip(request), **changes)
 
-    outcome = _submit(request, form, run)
+    outcome = submit_form(request, form, run)
     if outcome.done:
         messages.success(request, f"Event '{event.slug}' is saved.")
         return redirect("challenges:event_detail", slug=event.slug)
@@ -343,7 +314,7 @@ def sandbox(request, slug: str):
         return services.submission_create(event=event, user=request.user, name=data["name"], files=files,
                                           ip=client_ip(request))
 
-    outcome = _submit(request, form, run)
+    outcome = submit_form(request, form, run)
     if outcome.done:
         if isinstance(outcome.result, Submission):
             messages.success(request, f"Submission '{outcome.result.name}' is queued for training; this page "
@@ -570,9 +541,9 @@ def dashboard(request, slug: str):
         "event": event, "status": event_status(event, at=timezone.now()), "data": data, "per_day": per_day[-60:],
         "official": official,
         "top": [{**row, "official": row.get(f"score:{official['name']}")} for row in data["top"]],
-        "pending": _page(request, selectors.signup_list(event=event, viewer=request.user,
+        "pending": page_of(request, selectors.signup_list(event=event, viewer=request.user,
                                                         state=Signup.State.PENDING), param="ppage"),
-        "signups": _page(request, selectors.signup_list(event=event, viewer=request.user).order_by("-created_at")),
+        "signups": page_of(request, selectors.signup_list(event=event, viewer=request.user).order_by("-created_at")),
         "signup_states": [(s, data["signups"].get(s, 0)) for s in Signup.State.values],
         "submission_states": [(s, data["states"].get(s, 0)) for s in Submission.State.values],
         "error_steps": [(s, data["errors"].get(s, 0)) for s in Submission.Step.values if data["errors"].get(s)],

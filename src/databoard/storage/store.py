@@ -35,7 +35,8 @@ class StoredBlob:
     size_bytes: int
 
 
-def _human(size: int) -> str:
+def human_size(size: float) -> str:
+    """``1536`` → ``"2 KB"``: sizes in messages people read."""
     for unit in ("bytes", "KB", "MB", "GB"):
         if size < 1024 or unit == "GB":
             return f"{size:g} {unit}" if unit == "bytes" else f"{size:.0f} {unit}"
@@ -85,7 +86,7 @@ class ArtifactStore:
                 while chunk := stream.read(CHUNK_BYTES):
                     size += len(chunk)
                     if size > limit:
-                        raise TooLarge(f"The file is over the {_human(limit)} limit.", limit_bytes=limit)
+                        raise TooLarge(f"The file is over the {human_size(limit)} limit.", limit_bytes=limit)
                     digest.update(chunk)
                     out.write(chunk)
             sha256 = digest.hexdigest()
@@ -164,4 +165,4 @@ def safe_filename(name: str) -> str:
     return cleaned
 
 
-__all__ = ["ArtifactStore", "StorageError", "StoredBlob", "check_sha256", "safe_filename"]
+__all__ = ["ArtifactStore", "StorageError", "StoredBlob", "check_sha256", "human_size", "safe_filename"]
