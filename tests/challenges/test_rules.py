@@ -109,7 +109,7 @@ def test_the_thinned_score_plot_keeps_every_new_best(open_event):
                       test={"acc": value, "nll": 1, "bal_acc": value})
     full = selectors.score_over_time(event=open_event, viewer=alice)
     thin = selectors.score_over_time(event=open_event, viewer=alice, max_points=10)
-    assert len(full["points"]) == 30 and len(thin["points"]) < 30
+    assert len(full["points"]) == 30 and len(thin["points"]) < 30 and thin["count"] == full["count"] == 30
     bests = {p["submission"] for p in full["points"]
              if p["score"] > max([q["score"] for q in full["points"][:full["points"].index(p)]] or [-1])}
     assert bests == {"s0", "s2", "s5", "s8"} and bests <= {p["submission"] for p in thin["points"]}

@@ -240,6 +240,7 @@ class ScorePointOut(Schema):
 class ScoreOverTimeOut(Schema):
     score_name: str
     lower_is_better: bool
+    count: int = Field(description="Scored submissions in all (the points may be thinned).")
     points: list[ScorePointOut]
 
 

@@ -344,7 +344,7 @@ def score_over_time(*, event: Event, viewer: Viewer, max_points: int | None = No
         step = max(len(rows) // room, 1)
         keep = frontier | set(range(0, len(rows), step))
         rows = [row for i, row in enumerate(rows) if i in keep]
-    result = {"score_name": official["name"], "lower_is_better": lower,
+    result = {"score_name": official["name"], "lower_is_better": lower, "count": version["n"],
               "points": [{"t": created.isoformat(), "score": score, "team": team, "submission": name}
                          for created, score, team, name in rows]}
     cache.set(key, result, 3600)

@@ -438,7 +438,8 @@ def _chart_fallback(data: dict) -> str:
         return "No scored submissions yet."
     pick = min if data["lower_is_better"] else max
     best = pick(points, key=lambda p: p["score"])
-    return (f"{len(points)} scored submission{'s' if len(points) != 1 else ''}; the best {data['score_name']} is "
+    count = data["count"]  # the points may be thinned; the count is of every scored submission
+    return (f"{count} scored submission{'s' if count != 1 else ''}; the best {data['score_name']} is "
             f"{best['score']:.4g} by {best['team']} ({best['submission']}).")
 
 
