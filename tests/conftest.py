@@ -33,6 +33,16 @@ def _fast_password_hashing(request, settings):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test's database is rolled back, so ids and counters repeat: cached views must not outlive it."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_config():
     reset_config_cache()
     yield

@@ -113,3 +113,16 @@ def test_the_thinned_score_plot_keeps_every_new_best(open_event):
     bests = {p["submission"] for p in full["points"]
              if p["score"] > max([q["score"] for q in full["points"][:full["points"].index(p)]] or [-1])}
     assert bests == {"s0", "s2", "s5", "s8"} and bests <= {p["submission"] for p in thin["points"]}
+
+
+def test_the_cached_score_plot_follows_new_scores_and_re_runs(open_event, admin_user):
+    alice = signed_up(open_event, "alice")
+    first = record_scores(submit(open_event, alice, "a"), valid={"acc": 0.5, "nll": 1, "bal_acc": 0.5},
+                          test={"acc": 0.5, "nll": 1, "bal_acc": 0.5})
+    assert selectors.score_over_time(event=open_event, viewer=alice)["count"] == 1
+    services.event_update(event=open_event, actor=admin_user, title="Renamed")  # an edit keeps the version
+    record_scores(submit(open_event, alice, "b"), valid={"acc": 0.7, "nll": 1, "bal_acc": 0.7},
+                  test={"acc": 0.7, "nll": 1, "bal_acc": 0.7})
+    assert [p["submission"] for p in selectors.score_over_time(event=open_event, viewer=alice)["points"]] == ["a", "b"]
+    services.submission_requeue(submission=first, actor=admin_user)
+    assert [p["submission"] for p in selectors.score_over_time(event=open_event, viewer=alice)["points"]] == ["b"]

@@ -86,6 +86,7 @@ class Event(models.Model):
     max_memory_mb = models.PositiveIntegerField(default=4096)
     show_private_after_close = models.BooleanField(default=True)
     queue = models.CharField(max_length=50, default="default")
+    board_version = models.PositiveIntegerField(default=0)  # bumped when scores enter or leave the boards
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")

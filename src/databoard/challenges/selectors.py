@@ -7,7 +7,7 @@ from datetime import datetime
 
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
-from django.db.models import Count, F, FilteredRelation, Max, Q, QuerySet, Window
+from django.db.models import Count, F, FilteredRelation, Q, QuerySet, Window
 from django.db.models.functions import RowNumber, TruncDate
 from django.utils import timezone
 
@@ -325,15 +325,15 @@ def score_over_time(*, event: Event, viewer: Viewer, max_points: int | None = No
     until a submission is scored.
     """
     official = event.problem.score_types[0]
-    scored = Submission.objects.filter(event=event, state=State.SCORED, official_valid__isnull=False)
-    version = scored.aggregate(n=Count("id"), last=Max("scored_at"))
-    last = version["last"].timestamp() if version["last"] else 0
-    key = f"score-over-time-{event.pk}-{version['n']}-{last:.6f}-{max_points}"
+    version = Event.objects.filter(pk=event.pk).values_list("board_version", flat=True).first()
+    key = f"score-over-time-{event.pk}-{version}-{max_points}"
     cached = cache.get(key)
     if cached is not None:
         return cached
+    scored = Submission.objects.filter(event=event, state=State.SCORED, official_valid__isnull=False)
     lower = bool(official.get("lower_is_better"))
     rows = list(scored.order_by("created_at", "id").values_list("created_at", "official_valid", "team__slug", "name"))
+    count = len(rows)
     if max_points is not None and len(rows) > max_points:
         best, frontier = None, set()
         for i, (_, score, _, _) in enumerate(rows):
@@ -344,7 +344,7 @@ def score_over_time(*, event: Event, viewer: Viewer, max_points: int | None = No
         step = max(len(rows) // room, 1)
         keep = frontier | set(range(0, len(rows), step))
         rows = [row for i, row in enumerate(rows) if i in keep]
-    result = {"score_name": official["name"], "lower_is_better": lower, "count": version["n"],
+    result = {"score_name": official["name"], "lower_is_better": lower, "count": count,
               "points": [{"t": created.isoformat(), "score": score, "team": team, "submission": name}
                          for created, score, team, name in rows]}
     cache.set(key, result, 3600)

@@ -293,7 +293,8 @@ def event_update(*, event: Event, actor: User, ip: str | None = None, **changes:
     for name, value in changes.items():
         setattr(event, name, value)
     with transaction.atomic():
-        event.save()
+        if changes:
+            event.save(update_fields=sorted(changes))  # only these: never write back counters read earlier
         audit_record(action="event.update", actor=actor, target=event, ip=ip, event=event.slug,
                      fields=sorted(changes))
     return event
@@ -589,6 +590,11 @@ def _move(submission: Submission, to: str, **fields: Any) -> None:
         setattr(submission, name, value)
 
 
+def _board_changed(event_id: int) -> None:
+    """The event's boards changed: cached views of them (the score plot) are stale from now on."""
+    Event.objects.filter(pk=event_id).update(board_version=F("board_version") + 1)
+
+
 def submission_record_scores(*, submission: Submission, folds: list[dict], bagged: dict[str, dict[str, float]],
                              duration_seconds: float, predictions: dict[int, dict[str, Path]] | None = None) -> Submission:
     """Store a finished training: per-fold rows, bagged scores, prediction files; state → scored.
@@ -628,6 +634,7 @@ def submission_record_scores(*, submission: Submission, folds: list[dict], bagge
             for i, name in enumerate(names)
         ])
         _log_state(submission, State.SCORED, now)
+        _board_changed(submission.event_id)
     return submission
 
 
@@ -650,8 +657,11 @@ def submission_requeue(*, submission: Submission, actor: User | None = None, ip:
     if submission.state not in (State.SCORED, State.ERROR) and actor is not None:
         raise InvalidTransition(f"Submission {submission.pk} is {submission.state}; re-run it once it has finished.")
     now = timezone.now()
+    was_scored = submission.state == State.SCORED
     with transaction.atomic():
         _move(submission, State.QUEUED, queued_at=now, worker="")
+        if was_scored:
+            _board_changed(submission.event_id)
         _log_state(submission, State.QUEUED, now, note=f"re-run by {actor.username}" if actor else "re-run")
         if actor is not None:
             audit_record(action="submission.rerun", actor=actor, target=submission, ip=ip,
