@@ -24,7 +24,7 @@ from ninja.parser import Parser
 from ninja.security import APIKeyCookie, HttpBearer
 
 from databoard.accounts.models import ApiToken, User
-from databoard.errors import DataboardError, NotAuthenticated, PermissionDenied, ValidationFailed
+from databoard.errors import DataboardError, PermissionDenied, ValidationFailed
 
 logger = logging.getLogger("databoard.api")
 

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import os
-import stat
 import subprocess
-import tarfile
-import zipfile
 from pathlib import Path
 
 import pytest
 
 from databoard.challenges.kit_source import KitLimits, KitSourceError, fetch_data, fetch_kit, iter_kit_files
+from tests.challenges.fixtures import tar_bytes, zip_bytes
 
 PROBLEM = b"problem_title = 'x'\n"
 
@@ -29,27 +26,12 @@ def make_folder(root: Path) -> Path:
 
 
 def make_zip(path: Path, members: dict[str, bytes], *, symlinks: dict[str, str] | None = None) -> Path:
-    with zipfile.ZipFile(path, "w") as zf:
-        for name, content in members.items():
-            zf.writestr(name, content)
-        for name, target in (symlinks or {}).items():
-            info = zipfile.ZipInfo(name)
-            info.external_attr = (stat.S_IFLNK | 0o777) << 16
-            zf.writestr(info, target)
+    path.write_bytes(zip_bytes(members, symlinks=symlinks))
     return path
 
 
 def make_tar(path: Path, members: dict[str, bytes], *, links: dict[str, str] | None = None) -> Path:
-    with tarfile.open(path, "w:gz") as tf:
-        for name, content in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(content)
-            tf.addfile(info, io.BytesIO(content))
-        for name, target in (links or {}).items():
-            info = tarfile.TarInfo(name)
-            info.type = tarfile.SYMTYPE
-            info.linkname = target
-            tf.addfile(info)
+    path.write_bytes(tar_bytes(members, links=links))
     return path
 
 

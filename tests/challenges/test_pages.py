@@ -23,20 +23,10 @@ from databoard.challenges import services
 from databoard.challenges.models import Draft, Event, Problem, Signup, Submission
 from databoard.kits import make_kit
 from databoard.storage.models import Artifact
+from tests.challenges.fixtures import IRIS_CODE
 from tests.factories import make_user
 
-STARTING_KIT = (
-    "from sklearn.base import BaseEstimator\n"
-    "from sklearn.linear_model import LogisticRegression\n\n\n"
-    "class Classifier(BaseEstimator):\n"
-    "    def __init__(self):\n"
-    "        self.clf = LogisticRegression(max_iter=1000)\n\n"
-    "    def fit(self, X, y):\n"
-    "        self.clf.fit(X, y)\n"
-    "        return self\n\n"
-    "    def predict_proba(self, X):\n"
-    "        return self.clf.predict_proba(X)\n"
-)
+STARTING_KIT = IRIS_CODE
 _seq = itertools.count(1)
 
 
@@ -62,18 +52,6 @@ def event(problem, admin_user):
     return services.event_create(problem=problem, slug="iris-live", actor=admin_user, title="Iris live",
                                  description="# Welcome\n\nPlay **fair**.\n\n<script>alert('x')</script>"
                                              "<img src=x onerror=alert(1)>[click](javascript:alert(2))")
-
-
-@pytest.fixture
-def participant(user, event):
-    services.signup_request(event=event, user=user)
-    return user
-
-
-@pytest.fixture
-def rival(other_user, event):
-    services.signup_request(event=event, user=other_user)
-    return other_user
 
 
 @pytest.fixture

@@ -87,7 +87,7 @@ def test_an_unknown_event_option_in_a_patch_is_refused(open_event, admin_user):
 
 def test_a_training_submission_cannot_be_rerun_and_a_dropped_worker_records_nothing(open_event, admin_user):
     alice = signed_up(open_event, "alice")
-    submission = submit(open_event, alice, "long")
+    submit(open_event, alice, "long")
     claimed = services.submission_claim(worker="worker-a")
     with pytest.raises(InvalidTransition, match="once it has finished"):
         services.submission_requeue(submission=claimed, actor=admin_user)

@@ -15,7 +15,6 @@ from ninja.files import UploadedFile
 from ninja.pagination import paginate
 
 from databoard.accounts import selectors as account_selectors
-from databoard.accounts.models import User
 from databoard.api import OPTIONAL_AUTH, Page, require_admin
 from databoard.challenges import selectors, services
 from databoard.challenges.downloads import starting_kit_zip

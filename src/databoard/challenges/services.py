@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
-from django.utils.text import slugify
 
 from databoard.accounts.models import Membership, Team, User
 from databoard.accounts.services import audit_record
@@ -47,7 +46,7 @@ from databoard.challenges.models import (
     SubmissionScore,
 )
 from databoard.config import get_config
-from databoard.errors import Conflict, NotFound, PermissionDenied, TooLarge, ValidationFailed
+from databoard.errors import Conflict, PermissionDenied, TooLarge, ValidationFailed
 from databoard.storage.services import artifact_store
 from databoard.storage.store import ArtifactStore
 
