@@ -79,10 +79,10 @@ def worker(users: int, requests: int) -> dict:
 
 
 def run_backend(name: str, database_url: str, users: int, requests: int) -> dict | None:
-    home = tempfile.mkdtemp(prefix=f"databoard-bench-{name}-")
-    env = {**os.environ, "DATABOARD_HOME": home, "DATABOARD_SECRET_KEY": "bench", "DATABASE_URL": database_url}
-    proc = subprocess.run([sys.executable, __file__, "--worker", "--users", str(users), "--requests", str(requests)],
-                          env=env, capture_output=True, text=True)
+    with tempfile.TemporaryDirectory(prefix=f"databoard-bench-{name}-") as home:
+        env = {**os.environ, "DATABOARD_HOME": home, "DATABOARD_SECRET_KEY": "bench", "DATABASE_URL": database_url}
+        proc = subprocess.run([sys.executable, __file__, "--worker", "--users", str(users), "--requests",
+                               str(requests)], env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         print(f"[{name}] failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
         return None
