@@ -56,6 +56,7 @@ class Config:
     max_kit_bytes: int = 2 * 1024 * 1024 * 1024  # a kit and its data, in all
     max_submission_file_bytes: int = 10 * 1024 * 1024  # one element file of a submission
     worker_poll_seconds: float = 0.2
+    sandbox: str = "auto"  # "auto": bwrap when it works, else limits only (said loudly); "bwrap": required; "off"
     # Files.
     config_file: Path | None = field(default=None, compare=False)
 
@@ -214,6 +215,8 @@ secret_key = "{secret_key}"
 # max_kit_bytes = 2147483648
 # max_submission_file_bytes = 10485760
 # worker_poll_seconds = 0.2
+# Sandbox of submission runs: "auto" (bwrap when installed and working), "bwrap" (refuse to run without), "off".
+# sandbox = "auto"
 
 # Email: "console" prints messages to the server log; "smtp" sends them.
 # email_backend = "console"

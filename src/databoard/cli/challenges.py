@@ -268,8 +268,13 @@ def worker(
     import signal
     import threading
 
-    from databoard.engine.worker import default_worker_id, run_worker
+    from databoard.engine.worker import default_worker_id, run_worker, sandbox_mode
 
+    try:
+        sandboxed, sentence = sandbox_mode()
+    except RuntimeError as exc:
+        raise CommandError(str(exc)) from exc
+    (console if sandboxed else err_console).print(sentence, style=None if sandboxed else "bold red")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     worker_id = default_worker_id()

@@ -23,7 +23,7 @@ import resource
 import shutil
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -84,6 +84,8 @@ class RunResult:
     log_path: Path | None = None
     """Full output (score tables included): not for participants."""
     command: list[str] = field(default_factory=list)
+    sandboxed: bool = False
+    """Whether the run was inside the bwrap sandbox."""
 
     @property
     def ok(self) -> bool:
@@ -228,6 +230,11 @@ def _limiter(limits: RunLimits):
     return apply
 
 
+#: Exception lines of code that tried the network inside the sandbox.
+_NETWORK_ERRORS = ("ConnectionRefusedError", "socket.gaierror", "OSError: [Errno 101]", "OSError: [Errno 99]",
+                   "urllib.error.URLError", "ConnectionError", "TimeoutError")
+
+
 def run_ramp_test(
     kit_dir: Path,
     data_dir: Path,
@@ -236,6 +243,8 @@ def run_ramp_test(
     limits: RunLimits,
     *,
     env: Mapping[str, str] | None = None,
+    sandbox: bool = False,
+    hidden: Sequence[Path] = (),
 ) -> RunResult:
     """Run ``ramp-test --save-output`` on ``work_dir/submissions/<submission>``.
 
@@ -256,6 +265,10 @@ def run_ramp_test(
         shutil.rmtree(output_dir)
     log_path = work_dir / f"ramp-test-{submission}.log"
     cmd = ramp_test_command(kit_dir, data_dir, work_dir, submission)
+    if sandbox:  # no network, read-only system, only work_dir writable, the data home hidden
+        from databoard.engine.sandbox import wrap
+
+        cmd = wrap(cmd, work_dir=work_dir, read_only=[kit_dir, data_dir], hidden=[Path(p) for p in hidden])
 
     with open(log_path, "wb") as log:
         outcome = run_in_group(
@@ -282,19 +295,23 @@ def run_ramp_test(
         cpu_exceeded=_cpu_exceeded(outcome.returncode, outcome.timed_out, outcome.cpu_time_s, limits),
         limits=limits,
     )
+    summary = analysis.summary
+    if sandbox and summary and summary.startswith(_NETWORK_ERRORS):
+        summary = f"The network is not available to submissions ({summary[:200]})."
     return RunResult(
         returncode=outcome.returncode,
         duration_s=outcome.duration_s,
         timed_out=outcome.timed_out,
         output_tail="\n".join(redact_scores(lines)[-TAIL_LINES:]),
         error_step=analysis.step,
-        error_summary=analysis.summary,
+        error_summary=summary,
         memory_exceeded=analysis.memory_exceeded,
         output_dir=output_dir,
         cpu_exceeded=analysis.cpu_exceeded,
         cpu_time_s=outcome.cpu_time_s,
         log_path=log_path,
         command=cmd,
+        sandboxed=sandbox,
     )
 
 

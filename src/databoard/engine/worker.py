@@ -33,6 +33,22 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def sandbox_mode() -> tuple[bool, str]:
+    """Whether runs go in the bwrap sandbox, and a sentence saying so (for the worker's start and the
+    admin pages). Raises RuntimeError when the config requires bwrap and it cannot be used."""
+    from databoard.engine.sandbox import sandbox_problem
+
+    wanted = get_config().sandbox
+    if wanted == "off":
+        return False, "sandbox OFF (config sandbox = \"off\"): submissions run with resource limits only"
+    problem = sandbox_problem()
+    if problem is None:
+        return True, "sandbox on (bwrap: no network, read-only system, private work folder)"
+    if wanted == "bwrap":
+        raise RuntimeError(f"The config requires the bwrap sandbox, but {problem}.")
+    return False, f"WARNING: sandbox OFF ({problem}): submissions run with resource limits only"
+
+
 def _failure_summary(result, limits: RunLimits) -> str:
     if result.timed_out:
         return f"Time limit of {limits.timeout_s:g} s exceeded."
@@ -64,7 +80,9 @@ def train(submission: Submission) -> Submission:
                 submission=submission, step=Submission.Step.CHECKING, summary=f"The submission could not be "
                 f"prepared: {exc}", duration_seconds=time.monotonic() - started)
         limits = RunLimits(timeout_s=float(event.max_train_seconds), memory_mb=event.max_memory_mb)
-        result = run_ramp_test(kit_dir, data_dir, work, SUBMISSION_DIR, limits)
+        sandboxed, _ = sandbox_mode()
+        result = run_ramp_test(kit_dir, data_dir, work, SUBMISSION_DIR, limits, sandbox=sandboxed,
+                               hidden=[config.home.resolve()])
         if result.ok:
             names = [s["name"] for s in problem.score_types]
             try:
