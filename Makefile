@@ -6,7 +6,7 @@ PYTEST_ARGS ?=
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test install install-test chromium check-migrations clean
+.PHONY: demo test install install-test chromium bubblewrap check-migrations clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 
 install: $(VENV)/.installed
 
-install-test: $(VENV)/.installed-test chromium
+install-test: $(VENV)/.installed-test chromium bubblewrap
 
 # Browser tests drive Debian's Chromium (nothing is downloaded by the test tools themselves).
 chromium:
@@ -30,6 +30,13 @@ chromium:
 	  echo "Installing Debian's chromium for the browser tests"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+# The engine's sandbox (and its tests) use bubblewrap where it is installed.
+bubblewrap:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  echo "Installing Debian's bubblewrap for the submission sandbox"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq bubblewrap >/dev/null; }
 
 demo: install
 	$(BIN)/databoard demo --host $(HOST) --port $(PORT)
