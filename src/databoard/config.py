@@ -56,6 +56,8 @@ class Config:
     max_kit_bytes: int = 2 * 1024 * 1024 * 1024  # a kit and its data, in all
     max_submission_file_bytes: int = 10 * 1024 * 1024  # one element file of a submission
     worker_poll_seconds: float = 0.2
+    lease_seconds: int = 60  # a run whose worker sent no heartbeat for this long is given to another worker
+    max_attempts: int = 3  # runs lost that many times end in error
     sandbox: str = "auto"  # "auto": bwrap when it works, else limits only (said loudly); "bwrap": required; "off"
     # Files.
     config_file: Path | None = field(default=None, compare=False)
@@ -215,6 +217,9 @@ secret_key = "{secret_key}"
 # max_kit_bytes = 2147483648
 # max_submission_file_bytes = 10485760
 # worker_poll_seconds = 0.2
+# A run whose worker is silent for lease_seconds is requeued; after max_attempts lost runs it fails.
+# lease_seconds = 60
+# max_attempts = 3
 # Sandbox of submission runs: "auto" (bwrap when installed and working), "bwrap" (refuse to run without), "off".
 # sandbox = "auto"
 

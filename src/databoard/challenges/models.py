@@ -176,6 +176,7 @@ class Submission(models.Model):
     official_valid = models.FloatField(null=True, blank=True)  # bagged, official score type (for ranking)
     official_test = models.FloatField(null=True, blank=True)
     worker = models.CharField(max_length=200, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)  # the worker's heartbeats push it forward
     attempts = models.PositiveIntegerField(default=0)
 
     class Meta:
@@ -185,6 +186,7 @@ class Submission(models.Model):
         ]
         indexes = [
             models.Index(fields=["state", "queued_at"], name="submission_queue"),
+            models.Index(fields=["state", "lease_expires_at"], name="submission_lease"),
             models.Index(fields=["event", "state", "official_valid"], name="submission_board"),
             models.Index(fields=["event", "state", "official_test"], name="submission_board_test"),
         ]

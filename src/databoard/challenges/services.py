@@ -569,12 +569,46 @@ def submission_claim(*, worker: str, queues: list[str] | None = None) -> Submiss
                 return None
             now = timezone.now()
             moved = Submission.objects.filter(pk=candidate, state=State.QUEUED).update(
-                state=State.TRAINING, training_at=now, worker=worker[:200], attempts=F("attempts") + 1)
+                state=State.TRAINING, training_at=now, worker=worker[:200], attempts=F("attempts") + 1,
+                lease_expires_at=now + timedelta(seconds=get_config().lease_seconds))
             if moved:
                 submission = Submission.objects.select_related("event__problem", "team").get(pk=candidate)
                 _log_state(submission, State.TRAINING, now, note=worker)
                 return submission
     return None
+
+
+def submission_heartbeat(*, submission: Submission) -> bool:
+    """Extend the lease of a run this worker still holds; False when it was taken away (re-queued)."""
+    return bool(Submission.objects.filter(pk=submission.pk, state=State.TRAINING, worker=submission.worker).update(
+        lease_expires_at=timezone.now() + timedelta(seconds=get_config().lease_seconds)))
+
+
+def submission_reap(*, now: datetime | None = None) -> list[Submission]:
+    """Give back the runs whose worker stopped sending heartbeats: queued again, or ``error`` ("worker lost
+    N times") after ``max_attempts``. Safe to call from every worker: each move is a guarded UPDATE."""
+    now = now or timezone.now()
+    limit = get_config().max_attempts
+    reaped = []
+    for submission in Submission.objects.filter(state=State.TRAINING, lease_expires_at__lt=now).select_related("event"):
+        lost = submission.worker or "a worker"
+        with transaction.atomic():
+            guard = Submission.objects.filter(pk=submission.pk, state=State.TRAINING, worker=submission.worker,
+                                              lease_expires_at__lt=now)
+            if submission.attempts >= limit:
+                summary = (f"The worker running this submission was lost {submission.attempts} times "
+                           f"(last: {lost}); it is not tried again.")
+                moved = guard.update(state=State.ERROR, error_at=now, error_step=Submission.Step.TRAINING,
+                                     error_summary=summary[:500], lease_expires_at=None)
+                state, note = State.ERROR, summary
+            else:
+                moved = guard.update(state=State.QUEUED, queued_at=now, worker="", lease_expires_at=None)
+                state, note = State.QUEUED, f"requeued: {lost} stopped answering"
+            if moved:
+                _log_state(submission, state, now, note=note)
+                submission.state = state
+                reaped.append(submission)
+    return reaped
 
 
 def _move(submission: Submission, to: str, **fields: Any) -> None:

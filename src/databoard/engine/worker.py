@@ -59,7 +59,45 @@ def _failure_summary(result, limits: RunLimits) -> str:
     return result.error_summary or f"ramp-test stopped with exit code {result.returncode}."
 
 
+class _Heartbeat:
+    """Renews the run's lease every third of ``lease_seconds`` in a thread (with its own connection)."""
+
+    def __init__(self, submission: Submission):
+        self.submission = submission
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name=f"heartbeat-{submission.pk}", daemon=True)
+
+    def _beat(self) -> None:
+        from django.db import connection as thread_connection
+
+        interval = max(get_config().lease_seconds / 3, 0.2)
+        try:
+            while not self.stop.wait(interval):
+                if not services.submission_heartbeat(submission=self.submission):
+                    break  # taken away: the result will be refused when recorded
+        except Exception:  # noqa: BLE001 — a missed heartbeat only risks a requeue, never a wrong result
+            logger.exception("Heartbeat of submission %s failed", self.submission.pk)
+        finally:
+            thread_connection.close()
+
+    def __enter__(self):
+        if not connection.in_atomic_block:  # in a test transaction, another connection would not see the row
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        if self.thread.is_alive():
+            self.thread.join()
+
+
 def train(submission: Submission) -> Submission:
+    """Train one claimed submission while its lease is kept alive; see :func:`_train`."""
+    with _Heartbeat(submission):
+        return _train(submission)
+
+
+def _train(submission: Submission) -> Submission:
     """Train and score one claimed submission (state ``training``); returns it ``scored`` or ``error``.
 
     The run happens in a fresh folder holding only the submission's files; the kit and its data are
@@ -143,6 +181,8 @@ def run_worker(*, worker_id: str | None = None, burst: bool = False, queues: lis
     while not stop.is_set():
         if not connection.in_atomic_block:  # a long-lived process: drop broken or expired connections
             close_old_connections()
+        for lost in services.submission_reap():
+            logger.warning("Submission %s was requeued or failed: its worker stopped answering", lost.pk)
         # A cheap read first: on SQLite a claim takes the write lock even when nothing is queued.
         waiting = Submission.objects.filter(state=Submission.State.QUEUED)
         if queues:
