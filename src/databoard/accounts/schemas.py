@@ -14,7 +14,8 @@ def _storable(value: datetime) -> datetime:
     # 9999-12-31T23:59:59-14:00 parses, but is past year 9999 in UTC, where the database works.
     if value.tzinfo is not None:
         try:
-            value.astimezone(dt_timezone.utc)
+            # In UTC: PostgreSQL refuses offsets beyond ±15:59 that ISO 8601 parsers accept (e.g. -16:38).
+            return value.astimezone(dt_timezone.utc)
         except OverflowError:
             raise ValueError("the date is out of range once converted to UTC") from None
     return value
