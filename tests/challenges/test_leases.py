@@ -116,3 +116,30 @@ def test_a_worker_killed_mid_training_loses_its_run_and_it_is_scored_once(tmp_pa
         timeline = [row[0] for row in db.execute(
             "SELECT state FROM challenges_statechange ORDER BY at, id").fetchall()]
     assert timeline == ["new", "queued", "training", "queued", "training", "scored"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sigterm_lets_the_worker_finish_its_run_then_stop(tmp_path, kits_root):
+    home = tmp_path / "home"
+    slow = submission_folder(tmp_path, "slow", SLOW_CODE)
+    steps = [["init"], ["createadmin", "--username", "root", "--email", "root@example.org"],
+             ["problem", "import", str(kits_root / "iris"), "--name", "iris"],
+             ["event", "create", "--problem", "iris", "--name", "e"], ["event", "signup", "e"],
+             ["submit", str(slow), "--event", "e", "--name", "slow"]]
+    env = {**_env(home), "DATABOARD_WORKER_POLL_SECONDS": "0.1"}
+    setup = subprocess.run([sys.executable, "-c", SETUP, json.dumps(steps)], env=env, capture_output=True,
+                           text=True, timeout=120)
+    assert setup.returncode == 0, setup.stderr
+    worker = subprocess.Popen([sys.executable, "-m", "databoard", "worker"], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    with sqlite3.connect(home / "databoard.sqlite3") as db:
+        while db.execute("SELECT state FROM challenges_submission").fetchone()[0] != "training":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    worker.send_signal(signal.SIGTERM)
+    out, err = worker.communicate(timeout=60)
+    assert worker.returncode == 0, err
+    assert "e/root/slow: scored" in out and "Done: 1 scored, 0 failed." in out
+    with sqlite3.connect(home / "databoard.sqlite3") as db:
+        assert db.execute("SELECT state, attempts FROM challenges_submission").fetchone() == ("scored", 1)
