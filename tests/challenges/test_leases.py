@@ -79,29 +79,40 @@ SLOW_CODE = IRIS_CODE.replace("    def fit(self, X, y):\n",
                               "    def fit(self, X, y):\n        import time\n        time.sleep(3)\n")
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_worker_killed_mid_training_loses_its_run_and_it_is_scored_once(tmp_path, kits_root):
+def home_with_a_slow_submission(tmp_path, kits_root, **settings: str):
+    """A fresh SQLite data home (built by the CLI) with one queued submission whose training takes ~3 s."""
     home = tmp_path / "home"
     slow = submission_folder(tmp_path, "slow", SLOW_CODE)
     steps = [["init"], ["createadmin", "--username", "root", "--email", "root@example.org"],
              ["problem", "import", str(kits_root / "iris"), "--name", "iris"],
              ["event", "create", "--problem", "iris", "--name", "e"], ["event", "signup", "e"],
              ["submit", str(slow), "--event", "e", "--name", "slow"]]
-    env = {**_env(home), "DATABOARD_LEASE_SECONDS": "2", "DATABOARD_WORKER_POLL_SECONDS": "0.1"}
+    env = {**_env(home), "DATABOARD_WORKER_POLL_SECONDS": "0.1",
+           **{f"DATABOARD_{name.upper()}": value for name, value in settings.items()}}
     setup = subprocess.run([sys.executable, "-c", SETUP, json.dumps(steps)], env=env, capture_output=True,
                            text=True, timeout=120)
     assert setup.returncode == 0, setup.stderr
+    return home, env
 
-    def state():
-        with sqlite3.connect(home / "databoard.sqlite3") as db:
-            return db.execute("SELECT state, worker, attempts FROM challenges_submission").fetchone()
 
+def submission_row(home) -> tuple:
+    with sqlite3.connect(home / "databoard.sqlite3") as db:
+        return db.execute("SELECT state, worker, attempts FROM challenges_submission").fetchone()
+
+
+def wait_for_training(home) -> None:
+    deadline = time.monotonic() + 60
+    while submission_row(home)[0] != "training":
+        assert time.monotonic() < deadline, "the worker never started training"
+        time.sleep(0.1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_training_loses_its_run_and_it_is_scored_once(tmp_path, kits_root):
+    home, env = home_with_a_slow_submission(tmp_path, kits_root, lease_seconds="2")
     doomed = subprocess.Popen([sys.executable, "-m", "databoard", "worker"], env=env, start_new_session=True,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while state()[0] != "training" and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert state()[0] == "training"
+    wait_for_training(home)
     os.killpg(doomed.pid, signal.SIGKILL)  # the worker and its ramp-test, as a crash or OOM kill would
     doomed.wait(timeout=10)
     time.sleep(2.5)  # its lease runs out
@@ -110,7 +121,7 @@ def test_a_worker_killed_mid_training_loses_its_run_and_it_is_scored_once(tmp_pa
                              capture_output=True, text=True, timeout=120)
     assert rescuer.returncode == 0, rescuer.stderr
     assert "Done: 1 scored, 0 failed." in rescuer.stdout
-    final_state, worker, attempts = state()
+    final_state, worker, attempts = submission_row(home)
     assert (final_state, attempts) == ("scored", 2) and worker != ""
     with sqlite3.connect(home / "databoard.sqlite3") as db:
         timeline = [row[0] for row in db.execute(
@@ -120,26 +131,12 @@ def test_a_worker_killed_mid_training_loses_its_run_and_it_is_scored_once(tmp_pa
 
 @pytest.mark.django_db(transaction=True)
 def test_sigterm_lets_the_worker_finish_its_run_then_stop(tmp_path, kits_root):
-    home = tmp_path / "home"
-    slow = submission_folder(tmp_path, "slow", SLOW_CODE)
-    steps = [["init"], ["createadmin", "--username", "root", "--email", "root@example.org"],
-             ["problem", "import", str(kits_root / "iris"), "--name", "iris"],
-             ["event", "create", "--problem", "iris", "--name", "e"], ["event", "signup", "e"],
-             ["submit", str(slow), "--event", "e", "--name", "slow"]]
-    env = {**_env(home), "DATABOARD_WORKER_POLL_SECONDS": "0.1"}
-    setup = subprocess.run([sys.executable, "-c", SETUP, json.dumps(steps)], env=env, capture_output=True,
-                           text=True, timeout=120)
-    assert setup.returncode == 0, setup.stderr
+    home, env = home_with_a_slow_submission(tmp_path, kits_root)
     worker = subprocess.Popen([sys.executable, "-m", "databoard", "worker"], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    with sqlite3.connect(home / "databoard.sqlite3") as db:
-        while db.execute("SELECT state FROM challenges_submission").fetchone()[0] != "training":
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+    wait_for_training(home)
     worker.send_signal(signal.SIGTERM)
     out, err = worker.communicate(timeout=60)
     assert worker.returncode == 0, err
     assert "e/root/slow: scored" in out and "Done: 1 scored, 0 failed." in out
-    with sqlite3.connect(home / "databoard.sqlite3") as db:
-        assert db.execute("SELECT state, attempts FROM challenges_submission").fetchone() == ("scored", 1)
+    assert submission_row(home)[::2] == ("scored", 1)
