@@ -59,6 +59,10 @@ class Config:
     lease_seconds: int = 60  # a run whose worker sent no heartbeat for this long is given to another worker
     max_attempts: int = 3  # runs lost that many times end in error
     sandbox: str = "auto"  # "auto": bwrap when it works, else limits only (said loudly); "bwrap": required; "off"
+    progress_seconds: float = 1.0  # how often a worker stores the progress of its runs (and sees cancels)
+    max_output_mb: int = 20  # output a run may print before it is stopped
+    max_file_mb: int = 1024  # largest file a run may write
+    max_processes: int = 2048  # processes and threads of the worker's user while a run goes (RLIMIT_NPROC)
     # Files.
     config_file: Path | None = field(default=None, compare=False)
 
@@ -222,6 +226,13 @@ secret_key = "{secret_key}"
 # max_attempts = 3
 # Sandbox of submission runs: "auto" (bwrap when installed and working), "bwrap" (refuse to run without), "off".
 # sandbox = "auto"
+# Every run is limited: output it may print (MB), largest file it may write (MB), processes and threads of the
+# worker's user (not enforced for root: run workers as a dedicated user). Time and memory are set per event.
+# max_output_mb = 20
+# max_file_mb = 1024
+# max_processes = 2048
+# How often a worker stores its runs' progress and log tail, and notices a cancel.
+# progress_seconds = 1.0
 
 # Email: "console" prints messages to the server log; "smtp" sends them.
 # email_backend = "console"

@@ -178,6 +178,9 @@ class Submission(models.Model):
     worker = models.CharField(max_length=200, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)  # the worker's heartbeats push it forward
     attempts = models.PositiveIntegerField(default=0)
+    priority = models.SmallIntegerField(default=0)  # higher is claimed first; set by event admins
+    progress = models.JSONField(default=dict, blank=True)  # while training: {phase, fold, n_folds, elapsed_s}
+    log_tail = models.TextField(blank=True)  # while training: the log's last lines, score tables hidden
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -185,7 +188,7 @@ class Submission(models.Model):
             models.UniqueConstraint(fields=["event", "team", "name"], name="submission_name_unique_per_team"),
         ]
         indexes = [
-            models.Index(fields=["state", "queued_at"], name="submission_queue"),
+            models.Index(fields=["state", "-priority", "queued_at"], name="submission_queue_priority"),
             models.Index(fields=["state", "lease_expires_at"], name="submission_lease"),
             models.Index(fields=["event", "state", "official_valid"], name="submission_board"),
             models.Index(fields=["event", "state", "official_test"], name="submission_board_test"),
@@ -282,3 +285,33 @@ class Draft(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}:{self.event}:{self.element}"
+
+
+class Worker(models.Model):
+    """A running (or stopped) ``databoard worker`` process, as it last said: for the admin page and
+    ``databoard worker status``. Its runs are the submissions in training whose ``worker`` is its name."""
+
+    class Backend(models.TextChoices):
+        LOCAL = "local"
+        DASK = "dask"
+
+    name = models.CharField(max_length=200, unique=True)
+    host = models.CharField(max_length=200)
+    pid = models.PositiveIntegerField()
+    backend = models.CharField(max_length=8, choices=Backend, default=Backend.LOCAL)
+    scheduler = models.CharField(max_length=200, blank=True)  # the Dask scheduler's address
+    queues = models.JSONField(default=list, blank=True)  # [] means every queue
+    slots = models.PositiveIntegerField(default=1)  # runs at once
+    sandboxed = models.BooleanField(default=False)
+    sandbox_note = models.CharField(max_length=300, blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    heartbeat_at = models.DateTimeField(default=timezone.now)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    scored = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-heartbeat_at"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
-from django.db.models import Count, F, FilteredRelation, Q, QuerySet, Window
+from django.db.models import Count, F, Min, FilteredRelation, Q, QuerySet, Window
 from django.db.models.functions import RowNumber, TruncDate
 from django.utils import timezone
 
 from databoard.accounts.models import AuditEvent, Team, User
-from databoard.challenges.models import Draft, Event, Problem, Signup, Submission, SubmissionScore
+from databoard.challenges.models import Draft, Event, Problem, Signup, Submission, SubmissionScore, Worker
 from databoard.errors import NotAuthenticated, NotFound, PermissionDenied, ValidationFailed
 
 Viewer = User | AnonymousUser
@@ -366,3 +366,54 @@ def event_dashboard(*, event: Event, viewer: Viewer) -> dict:
         Q(target_type="event", target_id=str(event.pk)) | Q(data__event=event.slug)).order_by("-created_at")[:50]
     return {"signups": signups, "states": states, "per_day": per_day, "errors": errors, "top": top,
             "interactions": list(interactions)}
+
+
+# --------------------------------------------------------------------------- workers and the queue
+
+
+@dataclass
+class WorkerView:
+    worker: Worker
+    status: str
+    """``idle``, ``busy``, ``lost`` (no heartbeat for ``lease_seconds``) or ``stopped``."""
+    running: list[Submission]
+
+
+def worker_list(*, viewer: Viewer, include_stopped: bool = True) -> list[WorkerView]:
+    """Workers (staff only), live ones first, each with the runs it holds."""
+    if not (_authenticated(viewer) and viewer.is_staff):
+        raise PermissionDenied("Only administrators can see the workers.")
+    from databoard.config import get_config
+
+    silent_since = timezone.now() - timedelta(seconds=get_config().lease_seconds)
+    workers = list(Worker.objects.all() if include_stopped else Worker.objects.filter(stopped_at=None))
+    running: dict[str, list[Submission]] = {}
+    for submission in (Submission.objects.filter(state=State.TRAINING, worker__in=[w.name for w in workers])
+                       .select_related("event", "team").order_by("training_at")):
+        running.setdefault(submission.worker, []).append(submission)
+    views = []
+    for worker in workers:
+        if worker.stopped_at is not None:
+            status = "stopped"
+        elif worker.heartbeat_at < silent_since:
+            status = "lost"
+        else:
+            status = "busy" if running.get(worker.name) else "idle"
+        views.append(WorkerView(worker=worker, status=status, running=running.get(worker.name, [])))
+    order = {"busy": 0, "idle": 1, "lost": 2, "stopped": 3}
+    return sorted(views, key=lambda v: (order[v.status], v.worker.name))
+
+
+def queue_summary() -> list[dict]:
+    """Per queue: submissions waiting and training, and the oldest wait (seconds). For admins and /metrics."""
+    rows = (Submission.objects.filter(state__in=[State.QUEUED, State.TRAINING])
+            .values("event__queue", "state").annotate(n=Count("id"), oldest=Min("queued_at")))
+    now = timezone.now()
+    queues: dict[str, dict] = {}
+    for row in rows:
+        entry = queues.setdefault(row["event__queue"], {"queue": row["event__queue"], "queued": 0, "training": 0,
+                                                        "oldest_wait_s": 0.0})
+        entry[row["state"]] = row["n"]
+        if row["state"] == State.QUEUED and row["oldest"] is not None:
+            entry["oldest_wait_s"] = round((now - row["oldest"]).total_seconds(), 1)
+    return sorted(queues.values(), key=lambda q: q["queue"])

@@ -44,6 +44,7 @@ from databoard.challenges.models import (
     Submission,
     SubmissionFile,
     SubmissionScore,
+    Worker,
 )
 from databoard.config import get_config
 from databoard.errors import Conflict, PermissionDenied, TooLarge, ValidationFailed
@@ -552,14 +553,15 @@ def draft_save(*, event: Event, user: User, files: dict[str, str]) -> list[Draft
 
 
 def submission_claim(*, worker: str, queues: list[str] | None = None) -> Submission | None:
-    """Take the oldest queued submission for ``worker`` (state → training), or None when the queue is empty.
+    """Take the queued submission of highest priority, oldest first, for ``worker`` (state → training), or
+    None when the queue is empty.
 
     Safe with many workers: ``SELECT … FOR UPDATE SKIP LOCKED`` where the database has it (PostgreSQL,
     MariaDB), SQLite's write lock otherwise (transactions start IMMEDIATE), and a guarded UPDATE always.
     """
     for _ in range(20):
         with transaction.atomic():
-            qs = Submission.objects.filter(state=State.QUEUED).order_by("queued_at", "id")
+            qs = Submission.objects.filter(state=State.QUEUED).order_by("-priority", "queued_at", "id")
             if queues:
                 qs = qs.filter(event__queue__in=queues)
             if connection.features.has_select_for_update_skip_locked:
@@ -570,7 +572,8 @@ def submission_claim(*, worker: str, queues: list[str] | None = None) -> Submiss
             now = timezone.now()
             moved = Submission.objects.filter(pk=candidate, state=State.QUEUED).update(
                 state=State.TRAINING, training_at=now, worker=worker[:200], attempts=F("attempts") + 1,
-                lease_expires_at=now + timedelta(seconds=get_config().lease_seconds))
+                lease_expires_at=now + timedelta(seconds=get_config().lease_seconds),
+                progress={"phase": "starting"}, log_tail="")
             if moved:
                 submission = Submission.objects.select_related("event__problem", "team").get(pk=candidate)
                 _log_state(submission, State.TRAINING, now, note=worker)
@@ -582,6 +585,20 @@ def submission_heartbeat(*, submission: Submission) -> bool:
     """Extend the lease of a run this worker still holds; False when it was taken away (re-queued)."""
     return bool(Submission.objects.filter(pk=submission.pk, state=State.TRAINING, worker=submission.worker).update(
         lease_expires_at=timezone.now() + timedelta(seconds=get_config().lease_seconds)))
+
+
+def submission_progress(*, submission: Submission, progress: dict, log_tail: str) -> bool:
+    """Store where a run is (fold, phase, elapsed, the log's sanitized tail) and renew its lease. False when
+    this worker no longer holds the run (cancelled, re-queued): it should then stop the run."""
+    return bool(Submission.objects.filter(pk=submission.pk, state=State.TRAINING, worker=submission.worker).update(
+        progress=progress, log_tail=log_tail[-20_000:],
+        lease_expires_at=timezone.now() + timedelta(seconds=get_config().lease_seconds)))
+
+
+def submissions_still_held(*, worker: str, ids: list[int]) -> set[int]:
+    """Which of the runs ``ids`` ``worker`` still holds (one query; the others were cancelled or re-queued)."""
+    return set(Submission.objects.filter(pk__in=ids, state=State.TRAINING, worker=worker)
+               .values_list("pk", flat=True))
 
 
 def submission_reap(*, now: datetime | None = None) -> list[Submission]:
@@ -629,7 +646,8 @@ def _board_changed(event_id: int) -> None:
 
 
 def submission_record_scores(*, submission: Submission, folds: list[dict], bagged: dict[str, dict[str, float]],
-                             duration_seconds: float, predictions: dict[int, dict[str, Path]] | None = None) -> Submission:
+                             duration_seconds: float,
+                             predictions: dict[int, dict[str, Path | bytes]] | None = None) -> Submission:
     """Store a finished training: per-fold rows, bagged scores, prediction files; state → scored.
 
     ``folds``: ``[{"fold", "scores": {"train"|"valid"|"test": {name: value}}, "train_time", "valid_time",
@@ -637,9 +655,9 @@ def submission_record_scores(*, submission: Submission, folds: list[dict], bagge
     """
     names = [s["name"] for s in submission.event.problem.score_types]
     stored_predictions: dict[int, dict[str, Any]] = {}
-    for fold, paths in (predictions or {}).items():
-        for step, path in paths.items():
-            with open(path, "rb") as stream:
+    for fold, files in (predictions or {}).items():
+        for step, content in files.items():
+            with (io.BytesIO(content) if isinstance(content, bytes) else open(content, "rb")) as stream:
                 stored_predictions.setdefault(fold, {})[step] = artifact_store(stream=stream)
     now = timezone.now()
     with transaction.atomic():
@@ -649,7 +667,8 @@ def submission_record_scores(*, submission: Submission, folds: list[dict], bagge
               train_seconds=sum(f.get("train_time") or 0 for f in folds),
               valid_seconds=sum(f.get("valid_time") or 0 for f in folds),
               test_seconds=sum(f.get("test_time") or 0 for f in folds),
-              error_step="", error_summary="", error_output="", exit_code=0)
+              error_step="", error_summary="", error_output="", exit_code=0, progress={}, log_tail="",
+              lease_expires_at=None)
         FoldResult.objects.filter(submission=submission).delete()
         SubmissionScore.objects.filter(submission=submission).delete()
         FoldResult.objects.bulk_create([
@@ -679,7 +698,8 @@ def submission_record_error(*, submission: Submission, step: str, summary: str, 
     now = timezone.now()
     with transaction.atomic():
         _move(submission, State.ERROR, error_at=now, error_step=step, error_summary=summary[:500],
-              error_output=output[-20_000:], exit_code=exit_code, duration_seconds=duration_seconds)
+              error_output=output[-20_000:], exit_code=exit_code, duration_seconds=duration_seconds, progress={},
+              log_tail="", lease_expires_at=None)
         _log_state(submission, State.ERROR, now, note=summary[:200])
     return submission
 
@@ -700,3 +720,76 @@ def submission_requeue(*, submission: Submission, actor: User | None = None, ip:
             audit_record(action="submission.rerun", actor=actor, target=submission, ip=ip,
                          event=submission.event.slug)
     return submission
+
+
+# --------------------------------------------------------------------------- admin actions on runs
+
+PRIORITY_RANGE = (-100, 100)
+
+
+def submission_cancel(*, submission: Submission, actor: User, ip: str | None = None) -> Submission:
+    """Stop a submission that has not finished: ``error`` "Cancelled by NAME." at once. A run in training is
+    killed by its worker, which sees within about a second that it no longer holds it."""
+    if submission.state not in (State.NEW, State.QUEUED, State.TRAINING):
+        raise InvalidTransition(f"Submission {submission.pk} is {submission.state}: only a submission that has "
+                                "not finished can be cancelled.")
+    summary = f"Cancelled by {actor.username}."
+    step = Submission.Step.TRAINING if submission.state == State.TRAINING else Submission.Step.CHECKING
+    now = timezone.now()
+    with transaction.atomic():
+        _move(submission, State.ERROR, error_at=now, error_step=step, error_summary=summary,
+              error_output=submission.log_tail, progress={}, log_tail="", lease_expires_at=None)
+        _log_state(submission, State.ERROR, now, note=summary)
+        audit_record(action="submission.cancel", actor=actor, target=submission, ip=ip, event=submission.event.slug)
+    return submission
+
+
+def submission_set_priority(*, submission: Submission, priority: int, actor: User, ip: str | None = None) -> Submission:
+    """Set the claim priority of a submission (higher first; 0 by default)."""
+    low, high = PRIORITY_RANGE
+    if isinstance(priority, bool) or not isinstance(priority, int) or not low <= priority <= high:
+        raise ValidationFailed(f"The priority must be a whole number from {low} to {high}.")
+    Submission.objects.filter(pk=submission.pk).update(priority=priority)
+    submission.priority = priority
+    audit_record(action="submission.priority", actor=actor, target=submission, ip=ip, priority=priority)
+    return submission
+
+
+def event_rerun_failed(*, event: Event, actor: User, ip: str | None = None) -> int:
+    """Queue again every failed submission of ``event``; returns how many."""
+    now = timezone.now()
+    count = 0
+    with transaction.atomic():
+        for submission in Submission.objects.filter(event=event, state=State.ERROR).order_by("created_at", "id"):
+            if Submission.objects.filter(pk=submission.pk, state=State.ERROR).update(
+                    state=State.QUEUED, queued_at=now, worker=""):
+                _log_state(submission, State.QUEUED, now, note=f"re-run by {actor.username}")
+                count += 1
+        audit_record(action="event.rerun_failed", actor=actor, target=event, ip=ip, count=count)
+    return count
+
+
+# --------------------------------------------------------------------------- workers
+
+
+def worker_register(*, name: str, host: str, pid: int, backend: str = Worker.Backend.LOCAL, queues: list[str] = (),
+                    slots: int = 1, sandboxed: bool, sandbox_note: str = "", scheduler: str = "") -> Worker:
+    """Say that a worker started (a name seen before is reused: its counters start again)."""
+    now = timezone.now()
+    worker, _ = Worker.objects.update_or_create(name=name[:200], defaults=dict(
+        host=host[:200], pid=pid, backend=backend, queues=list(queues or []), slots=max(1, slots),
+        sandboxed=sandboxed, sandbox_note=sandbox_note[:300], scheduler=scheduler[:200], started_at=now,
+        heartbeat_at=now, stopped_at=None, scored=0, failed=0))
+    return worker
+
+
+def worker_beat(*, name: str, scored: int | None = None, failed: int | None = None) -> None:
+    fields: dict[str, Any] = {"heartbeat_at": timezone.now()}
+    if scored is not None:
+        fields.update(scored=scored, failed=failed or 0)
+    Worker.objects.filter(name=name).update(**fields)
+
+
+def worker_stopped(*, name: str) -> None:
+    now = timezone.now()
+    Worker.objects.filter(name=name).update(heartbeat_at=now, stopped_at=now)

@@ -23,12 +23,14 @@ import resource
 import shutil
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from databoard.engine._process import run_in_group
+from databoard.engine._process import Capture, run_in_group
+from databoard.storage.store import human_size
 
 ERROR_STEPS = ("checking", "training", "validating", "testing")
 STEPS = ("train", "valid", "test")
@@ -62,6 +64,12 @@ class RunLimits:
     """CPU-time limit (RLIMIT_CPU): SIGXCPU at ``cpu_s``, SIGKILL 2 s of CPU later."""
     max_output_bytes: int = 1_000_000
     """Only the last ``max_output_bytes`` of the output are read back for analysis."""
+    max_log_bytes: int = 20 * 1024 * 1024
+    """Output allowed in all (stdout and stderr); a run that prints more is stopped."""
+    max_file_mb: int | None = None
+    """Largest file the run may write (RLIMIT_FSIZE): writes beyond fail with ``File too large``."""
+    max_processes: int | None = None
+    """RLIMIT_NPROC: processes and threads of the user running the worker (not enforced for root)."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +94,12 @@ class RunResult:
     command: list[str] = field(default_factory=list)
     sandboxed: bool = False
     """Whether the run was inside the bwrap sandbox."""
+    output_exceeded: bool = False
+    """The run printed more than ``limits.max_log_bytes`` and was stopped."""
+    file_exceeded: bool = False
+    """The run tried to write a file larger than ``limits.max_file_mb``."""
+    cancelled: bool = False
+    """The run was stopped by the caller's ``cancel`` event."""
 
     @property
     def ok(self) -> bool:
@@ -219,6 +233,8 @@ def _child_env(extra: Mapping[str, str] | None) -> dict[str, str]:
 def _limiter(limits: RunLimits):
     memory = None if limits.memory_mb is None else int(limits.memory_mb) * 1024 * 1024
     cpu = None if limits.cpu_s is None else max(1, int(limits.cpu_s))
+    fsize = None if limits.max_file_mb is None else int(limits.max_file_mb) * 1024 * 1024
+    nproc = limits.max_processes
 
     def apply() -> None:  # runs in the child between fork and exec: keep it to syscalls
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -226,6 +242,10 @@ def _limiter(limits: RunLimits):
             resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         if cpu is not None:
             resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 2))
+        if fsize is not None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+        if nproc is not None:
+            resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
 
     return apply
 
@@ -245,6 +265,8 @@ def run_ramp_test(
     env: Mapping[str, str] | None = None,
     sandbox: bool = False,
     hidden: Sequence[Path] = (),
+    on_tick: Callable[[float], None] | None = None,
+    cancel: threading.Event | None = None,
 ) -> RunResult:
     """Run ``ramp-test --save-output`` on ``work_dir/submissions/<submission>``.
 
@@ -254,6 +276,10 @@ def run_ramp_test(
     ``TERM=dumb NO_COLOR=1 PYTHONUNBUFFERED=1`` and ``env``. A previous ``training_output`` of
     that submission is removed first. Scores are not part of the result: read them with
     :func:`parse_training_output` (``result.output_dir``) when ``result.ok``.
+
+    ``on_tick(elapsed_seconds)`` is called about every second while ramp-test runs (the log at
+    ``work_dir/ramp-test-<submission>.log`` grows meanwhile: see :func:`read_progress`); setting
+    ``cancel`` stops the run (its whole process tree).
     """
     _check_name(submission, "submission name")
     kit_dir, data_dir, work_dir = (Path(p).resolve() for p in (kit_dir, data_dir, work_dir))
@@ -275,17 +301,17 @@ def run_ramp_test(
             cmd,
             cwd=work_dir,
             env=_child_env(env),
-            stdout=log,
-            stderr=log,
+            capture=Capture(log, limits.max_log_bytes),
             timeout=limits.timeout_s,
             preexec_fn=_limiter(limits),
+            on_tick=on_tick,
+            cancel=cancel,
         )
 
     text = _read_tail(log_path, limits.max_output_bytes)
     lines = clean_lines(text)
     # Participants see relative paths, not the server's layout.
-    places = {str(data_dir): "<data>", str(kit_dir): "<kit>", str(work_dir): ".",
-              str(work_dir) + os.sep: ""}
+    places = _places(kit_dir, data_dir, work_dir)
     lines = [_shorten_paths(line, places) for line in lines]
     analysis = analyse_failure(
         lines,
@@ -296,14 +322,25 @@ def run_ramp_test(
         limits=limits,
     )
     summary = analysis.summary
-    if sandbox and summary and summary.startswith(_NETWORK_ERRORS):
+    file_exceeded = bool(summary and _FILE_TOO_LARGE.search(summary)) or outcome.returncode == -signal.SIGXFSZ
+    if outcome.cancelled:
+        summary = "The run was cancelled."
+    elif outcome.output_exceeded:
+        summary = (f"Output limit of {human_size(limits.max_log_bytes)} exceeded: the run printed too much "
+                   "and was stopped.")
+    elif file_exceeded and limits.max_file_mb is not None:
+        summary = f"File size limit of {human_size(limits.max_file_mb * 1024 * 1024)} exceeded ({summary})."
+    elif sandbox and summary and summary.startswith(_NETWORK_ERRORS):
         summary = f"The network is not available to submissions ({summary[:200]})."
+    failed = analysis.step
+    if failed is None and (outcome.cancelled or outcome.output_exceeded):
+        failed = "training"
     return RunResult(
         returncode=outcome.returncode,
         duration_s=outcome.duration_s,
         timed_out=outcome.timed_out,
         output_tail="\n".join(redact_scores(lines)[-TAIL_LINES:]),
-        error_step=analysis.step,
+        error_step=failed,
         error_summary=summary,
         memory_exceeded=analysis.memory_exceeded,
         output_dir=output_dir,
@@ -312,7 +349,66 @@ def run_ramp_test(
         log_path=log_path,
         command=cmd,
         sandboxed=sandbox,
+        output_exceeded=outcome.output_exceeded,
+        file_exceeded=file_exceeded,
+        cancelled=outcome.cancelled,
     )
+
+
+def _places(kit_dir: Path, data_dir: Path, work_dir: Path) -> dict[str, str]:
+    """Server paths as participants see them: relative, without the server's layout."""
+    return {str(data_dir): "<data>", str(kit_dir): "<kit>", str(work_dir): ".", str(work_dir) + os.sep: ""}
+
+
+def participant_lines(text: str, places: dict[str, str]) -> list[str]:
+    """Output fit to show the submission's team: no ANSI codes, short paths, score tables hidden."""
+    return redact_scores([_shorten_paths(line, places) for line in clean_lines(text)])
+
+
+_FOLD_LINE = re.compile(r"^CV fold (\d+)\s*$")
+_PHASES = (("Bagged scores", "bagging"), ("Mean CV scores", "averaging"))
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a running ``ramp-test`` is, read from its log."""
+
+    phase: str
+    """``checking`` (reading the kit, data and code), ``training`` (a CV fold), ``averaging``, ``bagging``."""
+    fold: int | None
+    """The CV fold being trained, from 1; None before the first."""
+    n_folds: int | None
+    elapsed_s: float
+    tail: str
+    """The log's last lines as the team may see them (score tables hidden)."""
+
+    def as_dict(self) -> dict:
+        return {"phase": self.phase, "fold": self.fold, "n_folds": self.n_folds,
+                "elapsed_s": round(self.elapsed_s, 1)}
+
+
+def read_progress(log_path: Path, *, kit_dir: Path, data_dir: Path, work_dir: Path, elapsed_s: float,
+                  n_folds: int | None = None, lines: int = TAIL_LINES, max_bytes: int = 256 * 1024) -> Progress:
+    """The progress of a run from the end of its log (the last ``max_bytes``): fold, phase, sanitized tail."""
+    try:
+        text = _read_tail(Path(log_path), max_bytes)
+    except OSError:
+        text = ""
+    cleaned = clean_lines(text)
+    phase, fold = "checking", None
+    for line in reversed(cleaned):
+        stripped = line.strip()
+        named = next((name for marker, name in _PHASES if stripped == marker), None)
+        if named is not None and phase == "checking":
+            phase = named
+        match = _FOLD_LINE.match(stripped)
+        if match:
+            fold = int(match[1]) + 1
+            phase = "training" if phase == "checking" else phase
+            break
+    places = _places(*(Path(p).resolve() for p in (kit_dir, data_dir, work_dir)))
+    tail = participant_lines("\n".join(cleaned[-4 * lines:]), places)[-lines:]
+    return Progress(phase=phase, fold=fold, n_folds=n_folds, elapsed_s=elapsed_s, tail="\n".join(tail))
 
 
 def _cpu_exceeded(returncode: int, timed_out: bool, cpu_time_s: float, limits: RunLimits) -> bool:
@@ -337,6 +433,8 @@ _MEMORY = re.compile(
     re.I,
 )
 _TRACEBACK = "Traceback (most recent call last):"
+_FILE_TOO_LARGE = re.compile(r"\[Errno 27\]|File too large|EFBIG")
+
 
 
 def _read_tail(path: Path, max_bytes: int) -> str:

@@ -13,7 +13,7 @@ import socket
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.db import close_old_connections, connection
@@ -22,7 +22,15 @@ from databoard.challenges import services
 from databoard.challenges.errors import InvalidTransition
 from databoard.challenges.models import Submission
 from databoard.config import get_config
-from databoard.engine.runner import OutputError, RunLimits, parse_training_output, prepare_workdir, run_ramp_test
+from databoard.engine.runner import (
+    OutputError,
+    RunLimits,
+    parse_training_output,
+    prepare_workdir,
+    read_progress,
+    run_ramp_test,
+)
+from databoard.storage.store import human_size
 
 logger = logging.getLogger("databoard.engine")
 
@@ -52,36 +60,190 @@ def sandbox_mode() -> tuple[bool, str]:
 def _failure_summary(result, limits: RunLimits) -> str:
     if result.timed_out:
         return f"Time limit of {limits.timeout_s:g} s exceeded."
-    if result.memory_exceeded:
-        return f"Memory limit of {limits.memory_mb} MB exceeded."
+    if result.memory_exceeded and limits.memory_mb:
+        return f"Memory limit of {human_size(limits.memory_mb * 1024 * 1024)} exceeded."
     if result.cpu_exceeded:
         return f"CPU time limit of {limits.cpu_s} s exceeded."
     return result.error_summary or f"ramp-test stopped with exit code {result.returncode}."
 
 
-class _Heartbeat:
-    """Renews the run's lease every third of ``lease_seconds`` in a thread (with its own connection)."""
+# --------------------------------------------------------------------------- one run, without the database
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """All a run needs, without the database: built by the worker, run here or on a Dask worker."""
+
+    submission_id: int
+    kit_dir: str
+    data_dir: str
+    files: dict[str, bytes]
+    limits: RunLimits
+    score_names: list[str]
+    n_folds: int
+    sandbox: bool
+    hidden: list[str]
+    work_root: str
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What a run gave: scores, or the failing step and a plain reason. Picklable (it comes back from Dask)."""
+
+    ok: bool
+    duration_s: float
+    folds: list[dict] = field(default_factory=list)
+    bagged: dict = field(default_factory=dict)
+    predictions: dict[int, dict[str, bytes]] = field(default_factory=dict)
+    error_step: str = ""
+    summary: str = ""
+    output: str = ""
+    exit_code: int | None = None
+    cancelled: bool = False
+
+
+def execute(spec: RunSpec, *, report=None, cancel: threading.Event | None = None) -> RunOutcome:
+    """Run ``ramp-test`` on the submission of ``spec`` in a fresh folder (removed afterwards).
+
+    ``report(progress)`` receives a :class:`~databoard.engine.runner.Progress` about every second;
+    setting ``cancel`` kills the run's process tree. Never raises for a failing submission.
+    """
+    Path(spec.work_root).mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"submission-{spec.submission_id}-", dir=spec.work_root)).resolve()
+    started = time.monotonic()
+    try:
+        try:
+            prepare_workdir(work, spec.files, submission=SUBMISSION_DIR)
+        except (ValueError, OSError) as exc:
+            return RunOutcome(ok=False, duration_s=time.monotonic() - started, error_step=Submission.Step.CHECKING,
+                              summary=f"The submission could not be prepared: {exc}")
+        on_tick = None
+        if report is not None:
+            log = work / f"ramp-test-{SUBMISSION_DIR}.log"
+
+            def on_tick(elapsed: float) -> None:
+                report(read_progress(log, kit_dir=Path(spec.kit_dir), data_dir=Path(spec.data_dir), work_dir=work,
+                                     elapsed_s=elapsed, n_folds=spec.n_folds))
+
+        result = run_ramp_test(Path(spec.kit_dir), Path(spec.data_dir), work, SUBMISSION_DIR, spec.limits,
+                               sandbox=spec.sandbox, hidden=[Path(p) for p in spec.hidden], on_tick=on_tick,
+                               cancel=cancel)
+        if not result.ok:
+            return RunOutcome(ok=False, duration_s=result.duration_s,
+                              error_step=result.error_step or Submission.Step.TRAINING,
+                              summary=_failure_summary(result, spec.limits), output=result.output_tail,
+                              exit_code=result.returncode, cancelled=result.cancelled)
+        try:
+            output = parse_training_output(result.output_dir, spec.score_names)
+        except OutputError as exc:
+            return RunOutcome(ok=False, duration_s=result.duration_s, error_step=Submission.Step.TESTING,
+                              summary=str(exc), output=result.output_tail, exit_code=result.returncode)
+        folds = [{"fold": f.index, "scores": f.scores, "train_time": f.train_time, "valid_time": f.valid_time,
+                  "test_time": f.test_time} for f in output.folds]
+        predictions = {f.index: {step: path.read_bytes() for step, path in f.predictions.items() if path is not None}
+                       for f in output.folds}
+        return RunOutcome(ok=True, duration_s=result.duration_s, folds=folds, bagged=output.bagged,
+                          predictions=predictions, exit_code=0)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- leases, progress and cancels
+
+
+class RunHandle:
+    """One run a :class:`LeaseKeeper` holds: its latest progress, and ``cancel`` (set when it is taken away)."""
 
     def __init__(self, submission: Submission):
         self.submission = submission
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._beat, name=f"heartbeat-{submission.pk}", daemon=True)
+        self.cancel = threading.Event()
+        self._progress = None
+        self._lock = threading.Lock()
+        self.dirty = False
 
-    def _beat(self) -> None:
+    def report(self, progress) -> None:
+        with self._lock:
+            self._progress, self.dirty = progress, True
+
+    def take(self):
+        with self._lock:
+            progress, self.dirty = self._progress, False
+            return progress
+
+
+class LeaseKeeper:
+    """A thread (with its own database connection) that, every ``progress_seconds``, stores the progress of the
+    runs it holds, renews their leases every third of ``lease_seconds``, marks the worker alive, and sets a run's
+    ``cancel`` when the worker no longer holds it (an admin cancelled it, or it was re-queued)."""
+
+    def __init__(self, worker_name: str, stats: "WorkerStats | None" = None):
+        self.worker_name = worker_name
+        self.stats = stats
+        self.handles: dict[int, RunHandle] = {}
+        self._lock = threading.Lock()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name=f"lease-keeper-{worker_name}", daemon=True)
+
+    def hold(self, submission: Submission) -> RunHandle:
+        handle = RunHandle(submission)
+        with self._lock:
+            self.handles[submission.pk] = handle
+        return handle
+
+    def release(self, submission: Submission) -> None:
+        with self._lock:
+            self.handles.pop(submission.pk, None)
+
+    def tick(self, *, renew: bool) -> None:
+        """One round: progress and leases of the runs held, cancels seen, the worker's heartbeat."""
+        with self._lock:
+            handles = list(self.handles.values())
+        lost = []
+        quiet = []
+        for handle in handles:
+            progress = handle.take() if handle.dirty else None
+            if progress is not None:
+                if not services.submission_progress(submission=handle.submission, progress=progress.as_dict(),
+                                                    log_tail=progress.tail):
+                    lost.append(handle)
+            elif renew:
+                if not services.submission_heartbeat(submission=handle.submission):
+                    lost.append(handle)
+            else:
+                quiet.append(handle)
+        if quiet:
+            held = services.submissions_still_held(worker=self.worker_name, ids=[h.submission.pk for h in quiet])
+            lost += [h for h in quiet if h.submission.pk not in held]
+        for handle in lost:
+            logger.warning("Submission %s was taken from this worker (cancelled or re-queued): stopping it",
+                           handle.submission.pk)
+            handle.cancel.set()
+        stats = self.stats
+        services.worker_beat(name=self.worker_name, scored=stats.scored if stats else None,
+                             failed=stats.failed if stats else None)
+
+    def _loop(self) -> None:
         from django.db import connection as thread_connection
 
-        interval = max(get_config().lease_seconds / 3, 0.2)
+        config = get_config()
+        interval = max(min(config.progress_seconds, config.lease_seconds / 3), 0.05)
+        renew_every = max(config.lease_seconds / 3, interval)
+        last_renew = time.monotonic()
         try:
             while not self.stop.wait(interval):
-                if not services.submission_heartbeat(submission=self.submission):
-                    break  # taken away: the result will be refused when recorded
-        except Exception:  # noqa: BLE001 — a missed heartbeat only risks a requeue, never a wrong result
-            logger.exception("Heartbeat of submission %s failed", self.submission.pk)
+                renew = time.monotonic() - last_renew >= renew_every
+                try:
+                    self.tick(renew=renew)
+                    if renew:
+                        last_renew = time.monotonic()
+                except Exception:  # noqa: BLE001 — a missed round only risks a requeue, never a wrong result
+                    logger.exception("The lease keeper of %s missed a round", self.worker_name)
+                    thread_connection.close()
         finally:
             thread_connection.close()
 
     def __enter__(self):
-        if not connection.in_atomic_block:  # in a test transaction, another connection would not see the row
+        if not connection.in_atomic_block:  # in a test transaction, another connection would not see the rows
             self.thread.start()
         return self
 
@@ -91,72 +253,78 @@ class _Heartbeat:
             self.thread.join()
 
 
-def train(submission: Submission) -> Submission:
-    """Train one claimed submission while its lease is kept alive; see :func:`_train`."""
-    with _Heartbeat(submission):
-        return _train(submission)
+# --------------------------------------------------------------------------- the local worker
 
 
-def _train(submission: Submission) -> Submission:
-    """Train and score one claimed submission (state ``training``); returns it ``scored`` or ``error``.
-
-    The run happens in a fresh folder holding only the submission's files; the kit and its data are
-    read from this machine's cache. Whatever happens, the submission leaves ``training``.
-    """
+def run_spec(submission: Submission) -> RunSpec:
+    """The :class:`RunSpec` of a claimed submission (the kit is unpacked into this machine's cache)."""
     event = submission.event
     problem = event.problem
     config = get_config()
-    config.work_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f"submission-{submission.pk}-", dir=config.work_dir))
+    kit_dir, data_dir = services.problem_materialize(problem=problem)
+    sandboxed, _ = sandbox_mode()
+    limits = RunLimits(timeout_s=float(event.max_train_seconds), memory_mb=event.max_memory_mb,
+                       cpu_s=int(event.max_train_seconds * max(os.cpu_count() or 1, 1)),
+                       max_log_bytes=config.max_output_mb * 1024 * 1024, max_file_mb=config.max_file_mb,
+                       max_processes=config.max_processes)
+    return RunSpec(submission_id=submission.pk, kit_dir=str(kit_dir), data_dir=str(data_dir),
+                   files=services.submission_files(submission=submission), limits=limits,
+                   score_names=[s["name"] for s in problem.score_types], n_folds=problem.n_folds,
+                   sandbox=sandboxed, hidden=[str(config.home.resolve())], work_root=str(config.work_dir))
+
+
+def record(submission: Submission, outcome: RunOutcome) -> Submission:
+    """Store a run's outcome; a run that was taken from this worker meanwhile is dropped (InvalidTransition)."""
+    try:
+        if outcome.ok:
+            return services.submission_record_scores(submission=submission, folds=outcome.folds,
+                                                     bagged=outcome.bagged, duration_seconds=outcome.duration_s,
+                                                     predictions=outcome.predictions)
+        return services.submission_record_error(submission=submission, step=outcome.error_step,
+                                                summary=outcome.summary, output=outcome.output,
+                                                exit_code=outcome.exit_code, duration_seconds=outcome.duration_s)
+    except InvalidTransition:
+        logger.warning("Submission %s left this worker's hands during the run; result dropped", submission.pk)
+        return Submission.objects.get(pk=submission.pk)
+
+
+def record_crash(submission: Submission, exc: BaseException, started: float) -> Submission:
+    """A bug in the worker must not leave the submission stuck in training: ``error``, and an admin can re-run it."""
+    logger.error("Training submission %s failed in the worker", submission.pk, exc_info=exc)
+    try:
+        return services.submission_record_error(
+            submission=submission, step=Submission.Step.TRAINING,
+            summary=f"The worker failed while running this submission ({type(exc).__name__}); "
+                    "an administrator can re-run it.", duration_seconds=time.monotonic() - started)
+    except InvalidTransition:
+        return Submission.objects.get(pk=submission.pk)
+
+
+def train(submission: Submission, keeper: LeaseKeeper | None = None) -> Submission:
+    """Train and score one claimed submission (state ``training``); returns it ``scored`` or ``error``.
+
+    While it runs, ``keeper`` (a new one when not given) stores its progress, renews its lease and stops it
+    when it is cancelled. Whatever happens, the submission leaves ``training``.
+    """
+    if keeper is None:
+        with LeaseKeeper(submission.worker) as own:
+            return train(submission, own)
+    handle = keeper.hold(submission)
     started = time.monotonic()
     try:
         try:
-            kit_dir, data_dir = services.problem_materialize(problem=problem)
-            prepare_workdir(work, services.submission_files(submission=submission), submission=SUBMISSION_DIR)
+            spec = run_spec(submission)
         except (ValueError, OSError) as exc:
-            return services.submission_record_error(
-                submission=submission, step=Submission.Step.CHECKING, summary=f"The submission could not be "
-                f"prepared: {exc}", duration_seconds=time.monotonic() - started)
-        limits = RunLimits(timeout_s=float(event.max_train_seconds), memory_mb=event.max_memory_mb)
-        sandboxed, _ = sandbox_mode()
-        result = run_ramp_test(kit_dir, data_dir, work, SUBMISSION_DIR, limits, sandbox=sandboxed,
-                               hidden=[config.home.resolve()])
-        if result.ok:
-            names = [s["name"] for s in problem.score_types]
-            try:
-                output = parse_training_output(result.output_dir, names)
-            except OutputError as exc:
-                return services.submission_record_error(
-                    submission=submission, step=Submission.Step.TESTING, summary=str(exc),
-                    output=result.output_tail, exit_code=result.returncode, duration_seconds=result.duration_s)
-            folds = [{"fold": f.index, "scores": f.scores, "train_time": f.train_time, "valid_time": f.valid_time,
-                      "test_time": f.test_time} for f in output.folds]
-            predictions = {f.index: {step: path for step, path in f.predictions.items() if path is not None}
-                           for f in output.folds}
-            return services.submission_record_scores(submission=submission, folds=folds, bagged=output.bagged,
-                                                     duration_seconds=result.duration_s, predictions=predictions)
-        return services.submission_record_error(
-            submission=submission, step=result.error_step or Submission.Step.TRAINING,
-            summary=_failure_summary(result, limits), output=result.output_tail, exit_code=result.returncode,
-            duration_seconds=result.duration_s)
-    except InvalidTransition:
-        # The run was taken from this worker meanwhile (re-queued, cancelled): its result is not ours to record.
-        logger.warning("Submission %s left this worker's hands during the run; result dropped", submission.pk)
-        return Submission.objects.get(pk=submission.pk)
-    except Exception as exc:  # noqa: BLE001 — a bug here must not leave the submission stuck in training
-        logger.exception("Training submission %s failed in the worker", submission.pk)
-        try:
-            return services.submission_record_error(
-                submission=submission, step=Submission.Step.TRAINING,
-                summary=f"The worker failed while running this submission ({type(exc).__name__}); "
-                        "an administrator can re-run it.", duration_seconds=time.monotonic() - started)
-        except InvalidTransition:
-            return Submission.objects.get(pk=submission.pk)
-        except Exception:  # noqa: BLE001
-            logger.exception("Could not record the failure of submission %s", submission.pk)
-            raise exc from None
+            outcome = RunOutcome(ok=False, duration_s=time.monotonic() - started,
+                                 error_step=Submission.Step.CHECKING,
+                                 summary=f"The submission could not be prepared: {exc}")
+        else:
+            outcome = execute(spec, report=handle.report, cancel=handle.cancel)
+        return record(submission, outcome)
+    except Exception as exc:  # noqa: BLE001
+        return record_crash(submission, exc, started)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        keeper.release(submission)
 
 
 @dataclass
@@ -168,6 +336,12 @@ class WorkerStats:
     def done(self) -> int:
         return self.scored + self.failed
 
+    def count(self, finished: Submission) -> None:
+        if finished.state == Submission.State.SCORED:
+            self.scored += 1
+        elif finished.state == Submission.State.ERROR:
+            self.failed += 1
+
 
 def run_worker(*, worker_id: str | None = None, burst: bool = False, queues: list[str] | None = None,
                poll_seconds: float | None = None, stop: threading.Event | None = None,
@@ -178,6 +352,20 @@ def run_worker(*, worker_id: str | None = None, burst: bool = False, queues: lis
     poll = get_config().worker_poll_seconds if poll_seconds is None else poll_seconds
     stop = stop or threading.Event()
     stats = WorkerStats()
+    sandboxed, note = sandbox_mode()
+    services.worker_register(name=worker_id, host=socket.gethostname(), pid=os.getpid(), queues=queues or [],
+                             sandboxed=sandboxed, sandbox_note=note)
+    try:
+        with LeaseKeeper(worker_id, stats) as keeper:
+            _claim_loop(worker_id, keeper, stats, burst=burst, queues=queues, poll=poll, stop=stop,
+                        max_submissions=max_submissions, on_done=on_done)
+    finally:
+        services.worker_stopped(name=worker_id)
+    return stats
+
+
+def _claim_loop(worker_id: str, keeper: LeaseKeeper, stats: WorkerStats, *, burst: bool, queues, poll: float,
+                stop: threading.Event, max_submissions: int | None, on_done) -> None:
     while not stop.is_set():
         if not connection.in_atomic_block:  # a long-lived process: drop broken or expired connections
             close_old_connections()
@@ -193,13 +381,9 @@ def run_worker(*, worker_id: str | None = None, burst: bool = False, queues: lis
                 break
             stop.wait(poll)
             continue
-        finished = train(submission)
-        if finished.state == Submission.State.SCORED:
-            stats.scored += 1
-        else:
-            stats.failed += 1
+        finished = train(submission, keeper)
+        stats.count(finished)
         if on_done is not None:
             on_done(finished)
         if max_submissions is not None and stats.done >= max_submissions:
             break
-    return stats
