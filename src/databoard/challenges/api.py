@@ -37,10 +37,13 @@ from databoard.challenges.schemas import (
     ScoreOverTimeOut,
     SignupIn,
     SignupOut,
+    CountOut,
+    PriorityIn,
     SubmissionDetailOut,
     SubmissionIn,
     SubmissionOut,
     UsernameIn,
+    WorkersOut,
 )
 from databoard.errors import NotFound, TooLarge, ValidationFailed
 from databoard.web.request import client_ip
@@ -78,6 +81,15 @@ def quota_out(quota: services.Quota) -> dict:
     return {**quota.__dict__, "refusal": quota.refusal(at=timezone.now())}
 
 
+def progress_out(submission: Submission) -> dict | None:
+    """Where a run in training is; None otherwise."""
+    if submission.state != Submission.State.TRAINING:
+        return None
+    progress = submission.progress if isinstance(submission.progress, dict) else {}
+    return {"phase": str(progress.get("phase") or "starting"), "fold": progress.get("fold"),
+            "n_folds": progress.get("n_folds"), "elapsed_s": progress.get("elapsed_s")}
+
+
 def submission_out(submission: Submission, viewer, *, detail: bool = False, private: bool | None = None) -> dict:
     """A submission as ``viewer`` may see it: test scores only where private scores are shown, code and
     the run's output only to the team and event admins."""
@@ -94,13 +106,16 @@ def submission_out(submission: Submission, viewer, *, detail: bool = False, priv
         "valid_seconds": submission.valid_seconds, "test_seconds": submission.test_seconds if private else None,
         "valid_scores": {s.name: s.valid for s in scores},
         "test_scores": {s.name: s.test for s in scores} if private else None,
+        "priority": submission.priority, "attempts": submission.attempts,
+        "progress": progress_out(submission),
     }
     if detail:
+        own = selectors.can_see_error(submission=submission, viewer=viewer)
         data.update(
             files=[f.name for f in submission.files.all()],
             code_visible=selectors.can_see_code(submission=submission, viewer=viewer),
-            error_output=(submission.error_output
-                          if selectors.can_see_error(submission=submission, viewer=viewer) else None),
+            error_output=submission.error_output if own else None,
+            log_tail=submission.log_tail if own and submission.state == Submission.State.TRAINING else None,
             exit_code=submission.exit_code,
             folds=[{"fold": f.fold, "train_scores": f.train_scores, "valid_scores": f.valid_scores,
                     "test_scores": f.test_scores if private else None, "train_seconds": f.train_seconds,
@@ -414,6 +429,53 @@ def submission_rerun_api(request: HttpRequest, submission_id: int):
     selectors.require_event_admin(event=submission.event, user=request.user)
     services.submission_requeue(submission=submission, actor=request.user, ip=client_ip(request))
     return submission_out(submission, request.user, detail=True)
+
+
+@router.post("/submissions/{submission_id}/cancel", response=SubmissionDetailOut)
+def submission_cancel_api(request: HttpRequest, submission_id: int):
+    """Stop a submission that has not finished (event admins): state ``error`` "Cancelled by NAME."; a run in
+    training is killed by its worker within about a second."""
+    submission = selectors.submission_get(pk=submission_id, viewer=request.user)
+    selectors.require_event_admin(event=submission.event, user=request.user)
+    services.submission_cancel(submission=submission, actor=request.user, ip=client_ip(request))
+    return submission_out(submission, request.user, detail=True)
+
+
+@router.post("/submissions/{submission_id}/priority", response=SubmissionDetailOut)
+def submission_priority_api(request: HttpRequest, submission_id: int, data: PriorityIn):
+    """Set a submission's priority, -100 to 100 (event admins): queued submissions of higher priority are
+    trained first."""
+    submission = selectors.submission_get(pk=submission_id, viewer=request.user)
+    selectors.require_event_admin(event=submission.event, user=request.user)
+    services.submission_set_priority(submission=submission, priority=data.priority, actor=request.user,
+                                     ip=client_ip(request))
+    return submission_out(submission, request.user, detail=True)
+
+
+@router.post("/events/{slug}/rerun-failed", response=CountOut)
+def event_rerun_failed_api(request: HttpRequest, slug: str):
+    """Queue again every failed submission of the event (event admins); answers how many."""
+    event = selectors.event_get(slug=slug, viewer=request.user)
+    admin = selectors.require_event_admin(event=event, user=request.user)
+    return {"count": services.event_rerun_failed(event=event, actor=admin, ip=client_ip(request))}
+
+
+@router.get("/workers", response=WorkersOut)
+def worker_list_api(request: HttpRequest, all: bool = False):  # noqa: A002 - the query parameter's name
+    """Workers (administrators): status, heartbeat, backend, sandbox, the runs they hold; and the queues."""
+    require_admin(request)
+    now = timezone.now()
+    workers = []
+    for view in selectors.worker_list(viewer=request.user, include_stopped=all):
+        w = view.worker
+        workers.append({
+            **{name: getattr(w, name) for name in ("name", "host", "pid", "backend", "scheduler", "queues", "slots",
+                                                   "sandboxed", "sandbox_note", "started_at", "heartbeat_at",
+                                                   "stopped_at", "scored", "failed")},
+            "status": view.status, "heartbeat_age_s": round((now - w.heartbeat_at).total_seconds(), 1),
+            "running": [{"id": s.pk, "event": s.event.slug, "team": s.team.slug, "name": s.name,
+                         "training_at": s.training_at, "progress": progress_out(s)} for s in view.running]})
+    return {"workers": workers, "queues": selectors.queue_summary()}
 
 
 # --------------------------------------------------------------------------- leaderboards

@@ -179,6 +179,13 @@ class FoldOut(Schema):
     test_seconds: float | None
 
 
+class ProgressOut(Schema):
+    phase: str = Field(..., description="starting, checking, training (a CV fold), averaging or bagging.")
+    fold: int | None = Field(None, description="The CV fold being trained, from 1.")
+    n_folds: int | None = None
+    elapsed_s: float | None = Field(None, description="Seconds since ramp-test started.")
+
+
 class SubmissionOut(Schema):
     id: int
     event: str
@@ -199,12 +206,17 @@ class SubmissionOut(Schema):
     test_seconds: float | None
     valid_scores: dict[str, float | None]
     test_scores: dict[str, float | None] | None = Field(None, description="Only where private scores may be seen.")
+    priority: int = Field(0, description="Higher is trained first.")
+    attempts: int = Field(0, description="How many times a worker took it.")
+    progress: ProgressOut | None = Field(None, description="While training: where the run is.")
 
 
 class SubmissionDetailOut(SubmissionOut):
     files: list[str]
     code_visible: bool
     error_output: str | None = Field(None, description="The run's last lines: the team and event admins only.")
+    log_tail: str | None = Field(None, description="While training, the log's last lines with score tables "
+                                                   "hidden: the team and event admins only.")
     exit_code: int | None
     folds: list[FoldOut]
     states: list[StateChangeOut]
@@ -245,3 +257,52 @@ class ScoreOverTimeOut(Schema):
 
 
 EventDetailOut.model_rebuild()
+
+
+class PriorityIn(Schema):
+    priority: int = Field(..., description="-100 to 100; higher is trained first (0 by default).")
+
+
+class CountOut(Schema):
+    count: int
+
+
+class RunningOut(Schema):
+    id: int
+    event: str
+    team: str
+    name: str
+    training_at: datetime | None
+    progress: ProgressOut | None
+
+
+class WorkerOut(Schema):
+    name: str
+    host: str
+    pid: int
+    backend: str
+    scheduler: str
+    queues: list[str]
+    slots: int
+    sandboxed: bool
+    sandbox_note: str
+    status: Literal["idle", "busy", "lost", "stopped"]
+    started_at: datetime
+    heartbeat_at: datetime
+    heartbeat_age_s: float
+    stopped_at: datetime | None
+    scored: int
+    failed: int
+    running: list[RunningOut]
+
+
+class QueueOut(Schema):
+    queue: str
+    queued: int
+    training: int
+    oldest_wait_s: float
+
+
+class WorkersOut(Schema):
+    workers: list[WorkerOut]
+    queues: list[QueueOut]

@@ -7,14 +7,19 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from databoard.cli.main import CommandError, _client, _list_out, _print_json, app, console, err_console
 
 problem_app = typer.Typer(help="Problems (RAMP kits).", no_args_is_help=True)
 event_app = typer.Typer(help="Events on problems.", no_args_is_help=True)
 kits_app = typer.Typer(help="Example RAMP kits shipped with databoard.", no_args_is_help=True)
+submission_app = typer.Typer(help="Submissions: cancel, re-run, priority (event admins).", no_args_is_help=True)
+worker_app = typer.Typer(help="Train queued submissions; `databoard worker status` lists the workers.",
+                         invoke_without_command=True)
 app.add_typer(problem_app, name="problem")
+app.add_typer(worker_app, name="worker")
+app.add_typer(submission_app, name="submission")
 app.add_typer(event_app, name="event")
 app.add_typer(kits_app, name="kits")
 
@@ -188,6 +193,8 @@ def submit(
     name: str = typer.Option(..., help="The submission's name ([A-Za-z0-9_-], ≤ 40)."),
     wait: bool = typer.Option(False, "--wait", help="Wait until scored or failed; exit 1 unless scored."),
     timeout: Optional[float] = typer.Option(None, min=1, help="With --wait: give up after this many seconds."),
+    log: bool = typer.Option(False, "--log", help="With --wait: print the run's log as it grows (score tables "
+                                                  "hidden)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Submit the files of PATH to EVENT."""
@@ -198,12 +205,7 @@ def submit(
         if not as_json:
             console.print(f"Submitted [bold]{submission['name']}[/bold] (#{submission['id']}): {submission['state']}")
         if wait:
-            with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                          console=console, transient=True, disable=as_json) as progress:
-                task = progress.add_task(f"#{submission['id']} {submission['state']}")
-                submission = client.submissions.wait(
-                    submission["id"], timeout=timeout,
-                    on_change=lambda s: progress.update(task, description=f"#{s['id']} {s['state']}"))
+            submission = _wait_with_progress(client, submission, timeout=timeout, show_log=log, quiet=as_json)
     if as_json:
         _print_json(submission)
     elif wait:
@@ -215,6 +217,80 @@ def submit(
                 err_console.print(submission["error_output"], markup=False, highlight=False)
     if wait and submission["state"] != "scored":
         raise typer.Exit(1)
+
+
+def _new_lines(old: list[str], new: list[str]) -> list[str]:
+    """The lines of the log tail ``new`` that follow what ``old`` showed (the two windows overlap)."""
+    for k in range(min(len(old), len(new)), 0, -1):
+        if old[-k:] == new[:k]:
+            return new[k:]
+    return new
+
+
+def _wait_with_progress(client, submission: dict, *, timeout: float | None, show_log: bool, quiet: bool) -> dict:
+    """Wait for the end of a run with a progress bar over its CV folds (and, with ``show_log``, its log)."""
+    shown: list[str] = []
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True, disable=quiet) as bar:
+        task = bar.add_task(f"#{submission['id']} {submission['state']}", total=None)
+
+        def changed(current: dict) -> None:
+            nonlocal shown
+            progress = current.get("progress") or {}
+            text = f"#{current['id']} {current['state']}"
+            if progress:
+                text += f" · {_progress_text(progress)}"
+            folds, fold = progress.get("n_folds"), progress.get("fold")
+            done = 0 if not fold else (fold if progress.get("phase") in ("averaging", "bagging") else fold - 1)
+            bar.update(task, description=text, total=folds or None, completed=done)
+            if show_log and not quiet and current.get("state") == "training":
+                lines = (client.submissions.get(current["id"]).get("log_tail") or "").splitlines()
+                for line in _new_lines(shown, lines):
+                    bar.console.print(line, markup=False, highlight=False)
+                shown = lines or shown
+
+        return client.submissions.wait(submission["id"], timeout=timeout, on_change=changed)
+
+
+@submission_app.command("cancel")
+def submission_cancel(submission_id: int = typer.Argument(..., help="The submission's number.")) -> None:
+    """Stop a submission that has not finished: its run is killed, its state is error "Cancelled by YOU"."""
+    with _client() as client:
+        done = client.submissions.cancel(submission_id)
+    console.print(f"#{done['id']} {done['name']}: {done['state']} ({done['error_summary']})")
+
+
+@submission_app.command("rerun")
+def submission_rerun(submission_id: int = typer.Argument(..., help="The submission's number.")) -> None:
+    """Queue a finished submission again."""
+    with _client() as client:
+        done = client.submissions.rerun(submission_id)
+    console.print(f"#{done['id']} {done['name']}: {done['state']}")
+
+
+@submission_app.command("priority")
+def submission_priority(
+    submission_id: int = typer.Argument(..., help="The submission's number."),
+    priority: int = typer.Argument(..., min=-100, max=100, help="-100 to 100; higher is trained first."),
+) -> None:
+    """Set a submission's priority in the queue."""
+    with _client() as client:
+        done = client.submissions.set_priority(submission_id, priority)
+    console.print(f"#{done['id']} {done['name']}: priority {done['priority']}")
+
+
+@event_app.command("rerun-failed")
+def event_rerun_failed(
+    slug: str = typer.Argument(..., help="The event."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Queue again every failed submission of an event."""
+    if not yes:
+        typer.confirm(f"Queue every failed submission of {slug} again?", abort=True)
+    with _client() as client:
+        count = client.events.rerun_failed(slug)
+    console.print(f"{count} failed submission{'s' if count != 1 else ''} of {slug} queued again.")
 
 
 @app.command()
@@ -254,12 +330,15 @@ def leaderboard(
     _list_out(rows, columns, False, f"{board['event']} — {board['kind']} ({board['count']})")
 
 
-@app.command()
+@worker_app.callback()
 def worker(
+    ctx: typer.Context,
     burst: bool = typer.Option(False, "--burst", help="Exit when the queue is empty."),
     queue: Optional[list[str]] = typer.Option(None, "--queue", help="Only these queues (repeatable)."),
 ) -> None:
-    """Train queued submissions, oldest first (works on the local installation's database)."""
+    """Train queued submissions, highest priority then oldest first (on the local installation's database)."""
+    if ctx.invoked_subcommand is not None:
+        return
     from databoard.cli.main import _check_migrated
     from databoard.cli.setup import django_setup
 
@@ -291,3 +370,41 @@ def worker(
         stop.set()
         return
     console.print(f"Done: {stats.scored} scored, {stats.failed} failed.")
+
+
+@worker_app.command("status")
+def worker_status(
+    all_workers: bool = typer.Option(False, "--all", help="Also list stopped workers."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Workers (heartbeat, current submissions, backend, sandbox) and queues (administrators)."""
+    with _client() as client:
+        status = client.workers.status(include_stopped=all_workers)
+    if as_json:
+        _print_json(status)
+        return
+    rows = []
+    for w in status["workers"]:
+        running = ", ".join(f"#{r['id']} {r['event']}/{r['name']} {_progress_text(r.get('progress') or {})}"
+                            for r in w["running"])
+        rows.append({**w, "sandbox": "on" if w["sandboxed"] else "OFF", "running": running or "-",
+                     "heartbeat": f"{w['heartbeat_age_s']:.0f} s ago", "queues": ", ".join(w["queues"]) or "all"})
+    _list_out(rows, [("name", "Worker"), ("status", "Status"), ("backend", "Backend"), ("slots", "Slots"),
+                     ("sandbox", "Sandbox"), ("queues", "Queues"), ("heartbeat", "Heartbeat"),
+                     ("running", "Running"), ("scored", "Scored"), ("failed", "Failed")], False, "Workers")
+    _list_out(status["queues"], [("queue", "Queue"), ("queued", "Queued"), ("training", "Training"),
+                                 ("oldest_wait_s", "Oldest wait (s)")], False, "Queues")
+
+
+def _progress_text(progress: dict) -> str:
+    """``fold 2/5, 12 s`` for a run's progress."""
+    parts = []
+    if progress.get("fold"):
+        parts.append(f"fold {progress['fold']}/{progress.get('n_folds') or '?'}")
+    elif progress.get("phase"):
+        parts.append(progress["phase"])
+    if progress.get("phase") in ("averaging", "bagging"):
+        parts.append(progress["phase"])
+    if progress.get("elapsed_s") is not None:
+        parts.append(f"{progress['elapsed_s']:.0f} s")
+    return ", ".join(parts)

@@ -281,11 +281,12 @@ class Client:
         self.invites = Invites(self)
         self.tokens = Tokens(self)
         self.audit = Audit(self)
-        from databoard.client.challenges import Events, Problems, Submissions
+        from databoard.client.challenges import Events, Problems, Submissions, Workers
 
         self.problems = Problems(self)
         self.events = Events(self)
         self.submissions = Submissions(self)
+        self.workers = Workers(self)
 
     @classmethod
     def from_env(cls, *, as_user: str | None = None) -> Client:

@@ -122,6 +122,10 @@ class Events(_Resource):
     def dashboard(self, slug: str) -> dict:
         return self._c.request("GET", f"challenges/events/{slug}/dashboard")
 
+    def rerun_failed(self, slug: str) -> int:
+        """Queue again every failed submission of the event (event admins); returns how many."""
+        return self._c.request("POST", f"challenges/events/{slug}/rerun-failed")["count"]
+
 
 class Submissions(_Resource):
     def create(self, *, event: str, name: str, files: dict[str, str | bytes] | None = None,
@@ -160,16 +164,25 @@ class Submissions(_Resource):
     def rerun(self, submission_id: int) -> dict:
         return self._c.request("POST", f"challenges/submissions/{submission_id}/rerun")
 
+    def cancel(self, submission_id: int) -> dict:
+        """Stop a submission that has not finished (event admins)."""
+        return self._c.request("POST", f"challenges/submissions/{submission_id}/cancel")
+
+    def set_priority(self, submission_id: int, priority: int) -> dict:
+        return self._c.request("POST", f"challenges/submissions/{submission_id}/priority",
+                               json={"priority": priority})
+
     def wait(self, submission_id: int, *, timeout: float | None = None, poll_seconds: float = 1.0,
              on_change: Callable[[dict], None] | None = None) -> dict:
-        """Poll until the submission is ``scored`` or ``error`` (or ``timeout`` seconds pass: ClientError)."""
+        """Poll until the submission is ``scored`` or ``error`` (or ``timeout`` seconds pass: ClientError).
+        ``on_change(submission)`` is called when its state or its progress changes."""
         from databoard.client import ClientError
 
-        started, last_state = time.monotonic(), None
+        started, last_state, last_progress = time.monotonic(), None, None
         while True:
             submission = self.get(submission_id)
-            if submission["state"] != last_state:
-                last_state = submission["state"]
+            if submission["state"] != last_state or submission.get("progress") != last_progress:
+                last_state, last_progress = submission["state"], submission.get("progress")
                 if on_change is not None:
                     on_change(submission)
             if submission["state"] in FINAL_STATES:
@@ -177,3 +190,9 @@ class Submissions(_Resource):
             if timeout is not None and time.monotonic() - started > timeout:
                 raise ClientError(f"Submission {submission_id} is still '{last_state}' after {timeout:g} s.")
             time.sleep(poll_seconds)
+
+
+class Workers(_Resource):
+    def status(self, *, include_stopped: bool = False) -> dict:
+        """``{"workers": [...], "queues": [...]}`` (administrators)."""
+        return self._c.request("GET", "challenges/workers", params={"all": include_stopped})
