@@ -783,13 +783,18 @@ def worker_register(*, name: str, host: str, pid: int, backend: str = Worker.Bac
     return worker
 
 
-def worker_beat(*, name: str, scored: int | None = None, failed: int | None = None) -> None:
+def worker_beat(*, name: str, scored: int | None = None, failed: int | None = None, slots: int | None = None) -> None:
     fields: dict[str, Any] = {"heartbeat_at": timezone.now()}
     if scored is not None:
         fields.update(scored=scored, failed=failed or 0)
+    if slots is not None:  # a Dask cluster grew or shrank
+        fields.update(slots=max(1, slots))
     Worker.objects.filter(name=name).update(**fields)
 
 
-def worker_stopped(*, name: str) -> None:
+def worker_stopped(*, name: str, scored: int | None = None, failed: int | None = None) -> None:
     now = timezone.now()
-    Worker.objects.filter(name=name).update(heartbeat_at=now, stopped_at=now)
+    fields: dict[str, Any] = {"heartbeat_at": now, "stopped_at": now}
+    if scored is not None:
+        fields.update(scored=scored, failed=failed or 0)
+    Worker.objects.filter(name=name).update(**fields)

@@ -15,6 +15,7 @@ and scores are read from the files with :func:`parse_training_output`.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import importlib.util
 import math
 import os
@@ -308,6 +309,10 @@ def run_ramp_test(
             cancel=cancel,
         )
 
+    returncode = outcome.returncode
+    if sandbox and 128 < returncode < 128 + signal.NSIG:
+        returncode = 128 - returncode  # bwrap reports a child killed by signal N as exit status 128 + N
+        outcome = dataclasses.replace(outcome, returncode=returncode)
     text = _read_tail(log_path, limits.max_output_bytes)
     lines = clean_lines(text)
     # Participants see relative paths, not the server's layout.
@@ -449,12 +454,19 @@ def _read_tail(path: Path, max_bytes: int) -> str:
     return text
 
 
+MAX_LINE = 2000
+
+
 def clean_lines(text: str) -> list[str]:
-    """Lines as a terminal would show them: no ANSI codes, carriage returns resolved."""
+    """Lines as a terminal would show them: no ANSI codes, carriage returns resolved; each at most
+    ``MAX_LINE`` characters."""
     lines = []
     for raw in text.split("\n"):
         line = _ANSI.sub("", raw).rstrip("\r").split("\r")[-1]
-        lines.append(_CONTROL.sub("", line.replace("\u00a0", " ")).rstrip())
+        line = _CONTROL.sub("", line.replace("\u00a0", " ")).rstrip()
+        if len(line) > MAX_LINE:
+            line = f"{line[:MAX_LINE]} [... {len(line) - MAX_LINE} more characters]"
+        lines.append(line)
     while lines and not lines[-1]:
         lines.pop()
     return lines
