@@ -13,7 +13,7 @@ from databoard.challenges.errors import InvalidTransition
 from databoard.challenges.models import StateChange, Submission, Worker
 from databoard.config import get_config
 from databoard.engine.worker import run_worker
-from tests.challenges.fixtures import IRIS_CODE, Threads, make_event, shared_database, slow_iris_code
+from tests.challenges.fixtures import IRIS_CODE, Threads, make_event, record_scores, shared_database, slow_iris_code
 from tests.factories import make_user
 
 State = Submission.State
@@ -120,3 +120,35 @@ def test_cancel_is_refused_once_finished_and_priority_is_checked(kits_root, admi
     queued.refresh_from_db()
     assert queued.state == State.QUEUED
     assert services.event_rerun_failed(event=event, actor=admin_user) == 0
+
+
+@pytest.mark.django_db
+def test_metrics_give_the_queue_workers_failures_and_durations(kits_root, admin_user, client):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    problem = services.problem_import(source=kits_root / "iris", name="iris-metrics")
+    event = make_event(problem, admin_user, queue="big")
+    alice = make_user(username="alice3")
+    services.signup_request(event=event, user=alice)
+    for name in ("a", "b", "c", "d"):
+        send(event, alice, name, IRIS_CODE)
+    claimed = services.submission_claim(worker="w-1")
+    services.worker_register(name="w-1", host="h", pid=1, sandboxed=False, sandbox_note="OFF")
+    services.submission_record_error(submission=claimed, step="training", summary="boom", duration_seconds=3)
+    record_scores(Submission.objects.get(event=event, name="b"), valid={"acc": 0.9, "nll": 0.3, "bal_acc": 0.9},
+                  test={"acc": 0.8, "nll": 0.4, "bal_acc": 0.8}, worker="w-1")
+    services.submission_claim(worker="w-1")
+
+    text = client.get("/metrics").content.decode()
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(text) for s in family.samples}
+    assert samples[("databoard_queue_submissions", (("queue", "big"), ("state", "queued")))] == 1
+    assert samples[("databoard_queue_submissions", (("queue", "big"), ("state", "training")))] == 1
+    assert samples[("databoard_queue_oldest_wait_seconds", (("queue", "big"),))] >= 0
+    assert samples[("databoard_workers", (("backend", "local"), ("sandbox", "off"), ("status", "busy")))] == 1
+    assert samples[("databoard_submissions_finished_total", (("state", "error"), ("step", "training")))] == 1
+    assert samples[("databoard_submissions_finished_total", (("state", "scored"), ("step", "")))] == 1
+    duration = Submission.objects.get(event=event, name="b").duration_seconds
+    assert samples[("databoard_submission_duration_seconds_count", ())] == 1
+    assert samples[("databoard_submission_duration_seconds_sum", ())] == pytest.approx(duration)
+    assert samples[("databoard_submission_duration_seconds_bucket", (("le", "+Inf"),))] == 1
