@@ -379,6 +379,27 @@ class WorkerView:
     running: list[Submission]
 
 
+def _worker_status(worker: Worker, silent_since: datetime, busy: bool) -> str:
+    if worker.stopped_at is not None:
+        return "stopped"
+    if worker.heartbeat_at < silent_since:
+        return "lost"
+    return "busy" if busy else "idle"
+
+
+def worker_statuses(workers) -> dict[tuple[str, str, bool], int]:
+    """How many workers per (status, backend, sandboxed), for /metrics."""
+    from databoard.config import get_config
+
+    silent_since = timezone.now() - timedelta(seconds=get_config().lease_seconds)
+    busy = set(Submission.objects.filter(state=State.TRAINING).values_list("worker", flat=True).distinct())
+    counts: dict[tuple[str, str, bool], int] = {}
+    for worker in workers:
+        key = (_worker_status(worker, silent_since, worker.name in busy), worker.backend, worker.sandboxed)
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
 def worker_list(*, viewer: Viewer, include_stopped: bool = True) -> list[WorkerView]:
     """Workers (staff only), live ones first, each with the runs it holds."""
     if not (_authenticated(viewer) and viewer.is_staff):
@@ -391,15 +412,8 @@ def worker_list(*, viewer: Viewer, include_stopped: bool = True) -> list[WorkerV
     for submission in (Submission.objects.filter(state=State.TRAINING, worker__in=[w.name for w in workers])
                        .select_related("event", "team").order_by("training_at")):
         running.setdefault(submission.worker, []).append(submission)
-    views = []
-    for worker in workers:
-        if worker.stopped_at is not None:
-            status = "stopped"
-        elif worker.heartbeat_at < silent_since:
-            status = "lost"
-        else:
-            status = "busy" if running.get(worker.name) else "idle"
-        views.append(WorkerView(worker=worker, status=status, running=running.get(worker.name, [])))
+    views = [WorkerView(worker=worker, status=_worker_status(worker, silent_since, bool(running.get(worker.name))),
+                        running=running.get(worker.name, [])) for worker in workers]
     order = {"busy": 0, "idle": 1, "lost": 2, "stopped": 3}
     return sorted(views, key=lambda v: (order[v.status], v.worker.name))
 
@@ -417,3 +431,37 @@ def queue_summary() -> list[dict]:
         if row["state"] == State.QUEUED and row["oldest"] is not None:
             entry["oldest_wait_s"] = round((now - row["oldest"]).total_seconds(), 1)
     return sorted(queues.values(), key=lambda q: q["queue"])
+
+
+# --------------------------------------------------------------------------- the engine on the web pages
+
+
+def queue_position(*, submission: Submission) -> tuple[int, int] | None:
+    """Where a queued submission stands in its event's queue, as workers claim (priority, then age):
+    ``(position from 1, how many wait in that queue)``; None when it is not queued. Two counts."""
+    if submission.state != State.QUEUED or submission.queued_at is None:
+        return None
+    waiting = Submission.objects.filter(state=State.QUEUED, event__queue=submission.event.queue)
+    p, at = submission.priority, submission.queued_at
+    ahead = waiting.filter(Q(priority__gt=p) | Q(priority=p, queued_at__lt=at)
+                           | Q(priority=p, queued_at=at, pk__lt=submission.pk)).count()
+    return ahead + 1, waiting.count()
+
+
+def event_queue(*, event: Event, viewer: Viewer) -> dict:
+    """The event's submissions waiting and training, and its oldest wait in seconds (event admins)."""
+    require_event_admin(event=event, user=viewer)
+    rows = (Submission.objects.filter(event=event, state__in=[State.QUEUED, State.TRAINING])
+            .values("state").annotate(n=Count("id"), oldest=Min("queued_at")).order_by())
+    figures = {"queue": event.queue, "queued": 0, "training": 0, "oldest_wait_s": None}
+    for row in rows:
+        figures[row["state"]] = row["n"]
+        if row["state"] == State.QUEUED and row["oldest"] is not None:
+            figures["oldest_wait_s"] = max(0.0, (timezone.now() - row["oldest"]).total_seconds())
+    return figures
+
+
+def workers_without_sandbox(*, viewer: Viewer) -> list[Worker]:
+    """Live workers (idle or busy) that run submissions without the sandbox (staff only)."""
+    return [view.worker for view in worker_list(viewer=viewer, include_stopped=False)
+            if view.status in ("idle", "busy") and not view.worker.sandboxed]
