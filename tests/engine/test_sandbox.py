@@ -82,3 +82,19 @@ def test_a_fork_bomb_ends_at_the_time_limit_and_leaves_nothing_behind(home, iris
     assert result.timed_out and result.error_step == "training"
     after, _ = run(home, iris_kit, STARTING_KIT, name="after")
     assert after.ok
+
+
+def test_the_kits_own_code_is_inspected_in_the_sandbox_without_secrets(tmp_path, monkeypatch):
+    from databoard.engine.kitinfo import KitError, inspect_kit
+    from tests.engine.kits import make_iris_kit
+
+    kit = make_iris_kit(tmp_path / "kit")
+    problem = kit / "problem.py"
+    problem.write_text(problem.read_text() + (
+        "\nassert 'DATABOARD_SECRET_KEY' not in os.environ, 'the server secret reached the kit'\n"
+        "import socket\nsocket.create_connection(('127.0.0.1', 5432), timeout=2).close()\n"))
+    monkeypatch.setenv("DATABOARD_SECRET_KEY", "SECRET-OF-THE-SERVER")
+    with pytest.raises(KitError) as info:
+        inspect_kit(kit, sandbox=True, hidden=[tmp_path / "home"])
+    assert "ConnectionRefusedError" in " ".join(info.value.errors) or "Network" in " ".join(info.value.errors)
+    assert "secret" not in " ".join(info.value.errors).lower()

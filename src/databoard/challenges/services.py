@@ -130,9 +130,13 @@ def _inspect(kit_root: Path, data_root: Path) -> KitFacts:
     from dataclasses import asdict
 
     from databoard.engine.kitinfo import KitError, inspect_kit
+    from databoard.engine.worker import sandbox_mode
 
     try:
-        info = inspect_kit(kit_root, data_dir=data_root)
+        sandboxed, _ = sandbox_mode()  # the kit's code is untrusted too: it runs as submissions do
+        info = inspect_kit(kit_root, data_dir=data_root, sandbox=sandboxed, hidden=[get_config().home.resolve()])
+    except RuntimeError as exc:
+        raise KitSourceError([str(exc)]) from None
     except KitError as exc:
         raise KitSourceError(list(exc.errors)) from None
     return KitFacts(title=info.title, prediction_type=info.prediction_type, workflow=info.workflow,

@@ -408,14 +408,18 @@ def parse_child_output(stdout: bytes) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def inspect_kit(kit_dir: Path, *, data_dir: Path | None = None, timeout: float = 120) -> KitInfo:
+def inspect_kit(kit_dir: Path, *, data_dir: Path | None = None, timeout: float = 120, sandbox: bool = False,
+                hidden: list[Path] | tuple = ()) -> KitInfo:
     """Describe the kit at ``kit_dir`` by running this module in a subprocess.
 
     ``data_dir`` is the folder that holds ``data/`` (rampwf's ``--ramp-data-dir``); it defaults
-    to the kit folder. Raises :class:`KitError` listing every problem found, also when the
-    inspection runs longer than ``timeout`` seconds or answers something unreadable.
+    to the kit folder. The kit's code runs with the environment of submission runs (no secrets) and,
+    with ``sandbox``, in the bwrap sandbox (no network, ``hidden`` folders out of sight, the kit read-only).
+    Raises :class:`KitError` listing every problem found, also when the inspection runs longer than
+    ``timeout`` seconds or answers something unreadable.
     """
     from databoard.engine._process import run_in_group
+    from databoard.engine.runner import _child_env
 
     kit_dir = Path(kit_dir).resolve()
     if not kit_dir.is_dir():
@@ -423,12 +427,17 @@ def inspect_kit(kit_dir: Path, *, data_dir: Path | None = None, timeout: float =
     cmd = [sys.executable, "-P", "-m", "databoard.engine.kitinfo", str(kit_dir)]
     if data_dir is not None:
         cmd += ["--data-dir", str(Path(data_dir).resolve())]
-    env = dict(os.environ)
-    env.update(TERM="dumb", NO_COLOR="1", PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
+    env = _child_env(None)
     env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(_SRC_ROOT), env.get("PYTHONPATH", "")) if p
+        p for p in (str(_SRC_ROOT), os.environ.get("PYTHONPATH", "")) if p
     )
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.TemporaryDirectory(prefix="kit-inspect-") as scratch:
+        if sandbox:
+            from databoard.engine.sandbox import wrap
+
+            seen = [kit_dir, _SRC_ROOT] + ([Path(data_dir).resolve()] if data_dir is not None else [])
+            cmd = wrap(cmd, work_dir=Path(scratch), read_only=seen, hidden=[Path(p) for p in hidden])
         outcome = run_in_group(
             cmd, cwd=kit_dir, env=env, stdout=out, stderr=err, timeout=timeout
         )
