@@ -6,6 +6,7 @@ from django import forms
 from django.core.validators import RegexValidator
 
 from databoard.challenges.models import Event
+from databoard.challenges.services import PRIORITY_RANGE
 
 SLUG_HELP = "1–100 lower-case letters, digits, '-' or '_', starting with a letter or digit."
 SUBMISSION_NAME_HELP = "1–40 letters, digits, '-' or '_'."
@@ -199,3 +200,11 @@ class RejectForm(forms.Form):
 
 class ParticipantForm(forms.Form):
     username = forms.CharField(max_length=150, widget=forms.TextInput(attrs={"autocomplete": "off"}))
+
+
+class PriorityForm(forms.Form):
+    """An event admin's priority for a submission (the service's range; higher is trained first)."""
+
+    priority = forms.IntegerField(min_value=PRIORITY_RANGE[0], max_value=PRIORITY_RANGE[1],
+                                  help_text=f"{PRIORITY_RANGE[0]} to {PRIORITY_RANGE[1]}; higher is trained first.",
+                                  widget=forms.NumberInput(attrs={"step": "1"}))

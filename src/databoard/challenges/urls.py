@@ -1,4 +1,4 @@
-"""Web pages of the challenges: problems, events, the sandbox, submissions, leaderboards, dashboards."""
+"""Web pages of the challenges: problems, events, the sandbox, submissions, leaderboards, dashboards, workers."""
 
 from django.urls import path
 
@@ -19,7 +19,11 @@ urlpatterns = [
     path("events/<str:slug>/sandbox/", views.sandbox, name="sandbox"),
     path("events/<str:slug>/leaderboard/", views.leaderboard, name="leaderboard"),
     path("events/<str:slug>/dashboard/", views.dashboard, name="dashboard"),
+    path("events/<str:slug>/rerun-failed/", views.event_rerun_failed, name="event_rerun_failed"),
     path("submissions/<int:pk>/", views.submission_detail, name="submission_detail"),
     path("submissions/<int:pk>/state/", views.submission_state, name="submission_state"),
     path("submissions/<int:pk>/rerun/", views.submission_rerun, name="submission_rerun"),
+    path("submissions/<int:pk>/cancel/", views.submission_cancel, name="submission_cancel"),
+    path("submissions/<int:pk>/priority/", views.submission_priority, name="submission_priority"),
+    path("workers/", views.workers, name="workers"),
 ]

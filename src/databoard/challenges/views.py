@@ -18,6 +18,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from databoard.accounts import selectors as account_selectors
@@ -25,9 +26,11 @@ from databoard.accounts.models import User
 from databoard.accounts.views import staff_required
 from databoard.challenges import selectors, services
 from databoard.challenges.downloads import starting_kit_paths, starting_kit_zip
+from databoard.challenges.errors import InvalidTransition
 from databoard.challenges.forms import (
     EventForm,
     ParticipantForm,
+    PriorityForm,
     ProblemImportForm,
     RejectForm,
     SandboxForm,
@@ -93,6 +96,21 @@ def _name_param(value: str) -> str:
     if "\x00" in value:
         raise NotFound("No such name: it holds a NUL character.")
     return value
+
+
+def _confirmed(request) -> bool:
+    """A destructive action's form says ``confirm=yes`` once the user agreed: in the browser's dialog
+    (databoard.js fills it in) or, without JavaScript, on the page :func:`_confirm_page` shows first."""
+    return request.POST.get("confirm") == "yes"
+
+
+def _confirm_page(request, *, title: str, question: str, button: str, back: str):
+    return render(request, "challenges/confirm.html", {
+        "title": title, "question": question, "button": button, "back": back, "action": request.path})
+
+
+def _is_htmx(request) -> bool:
+    return request.headers.get("HX-Request") == "true"
 
 
 def _as_text(content: str | bytes, filename: str) -> str:
@@ -335,6 +353,17 @@ def sandbox(request, slug: str):
 # --------------------------------------------------------------------------- submissions
 
 
+def _state_context(request, submission: Submission) -> dict:
+    """What the state block shows (the page and its polled fragment alike): the timeline, the queue
+    position while queued, and — to the team and the event's admins only — the log's tail while training."""
+    log_tail = None
+    if (submission.state == Submission.State.TRAINING
+            and selectors.can_see_error(submission=submission, viewer=request.user)):
+        log_tail = submission.log_tail
+    return {"running": submission.state in RUNNING_STATES, "states": list(submission.state_changes.all()),
+            "queue_position": selectors.queue_position(submission=submission), "log_tail": log_tail}
+
+
 def _submission_context(request, submission: Submission) -> dict:
     viewer = request.user
     event = submission.event
@@ -344,18 +373,26 @@ def _submission_context(request, submission: Submission) -> dict:
     if code_visible:
         files = {name: content.decode("utf-8", errors="replace")
                  for name, content in services.submission_files(submission=submission).items()}
+    is_admin = selectors.event_is_admin(event=event, user=viewer)
     return {
         "submission": submission, "event": event, "problem": event.problem,
         "score_types": event.problem.score_types,
-        "is_admin": selectors.event_is_admin(event=event, user=viewer),
+        "is_admin": is_admin,
         "is_own": selectors.is_own(submission=submission, viewer=viewer),
         "private": selectors.can_see_private(event=event, viewer=viewer, at=now),
         "code_visible": code_visible, "files": files,
         "error_visible": selectors.can_see_error(submission=submission, viewer=viewer),
         "scores": list(submission.scores.all()), "folds": list(submission.folds.all()),
-        "states": list(submission.state_changes.all()),
-        "running": submission.state in RUNNING_STATES, "now": now,
+        "now": now, **_state_context(request, submission),
+        "priority_form": PriorityForm(initial={"priority": submission.priority}) if is_admin else None,
     }
+
+
+def _submission_refused(request, pk: int, exc: DataboardError):
+    """The submission page again, with the refusal of an admin action on top and its status."""
+    submission = selectors.submission_get(pk=pk, viewer=request.user)
+    context = {**_submission_context(request, submission), "action_error": str(exc)}
+    return render(request, "challenges/submission_detail.html", context, status=exc.status)
 
 
 @require_GET
@@ -370,11 +407,13 @@ def submission_detail(request, pk: int):
 def submission_state(request, pk: int):
     """The state block alone (htmx polls it); once the run is over, the whole page is reloaded."""
     submission = selectors.submission_get(pk=pk, viewer=request.user)
-    running = submission.state in RUNNING_STATES
-    response = render(request, "challenges/_submission_state.html", {
-        "submission": submission, "running": running, "states": list(submission.state_changes.all())})
-    if not running and request.headers.get("HX-Request") == "true":
+    context = {"submission": submission, **_state_context(request, submission)}
+    # Polled by htmx: the log card (in the page's other column) comes along, swapped out of band.
+    context["oob"] = context["running"] and _is_htmx(request)
+    response = render(request, "challenges/_submission_state.html", context)
+    if not context["running"] and _is_htmx(request):
         response["HX-Refresh"] = "true"
+    patch_vary_headers(response, ("HX-Request",))
     return response
 
 
@@ -387,11 +426,56 @@ def submission_rerun(request, pk: int):
     try:
         services.submission_requeue(submission=submission, actor=request.user, ip=client_ip(request))
     except DataboardError as exc:
-        submission = selectors.submission_get(pk=pk, viewer=request.user)
-        context = {**_submission_context(request, submission), "action_error": str(exc)}
-        return render(request, "challenges/submission_detail.html", context, status=exc.status)
+        return _submission_refused(request, pk, exc)
     messages.success(request, f"Submission '{submission.name}' is queued again.")
     return redirect("challenges:submission_detail", pk=submission.pk)
+
+
+@login_required
+@require_POST
+@domain_errors
+def submission_cancel(request, pk: int):
+    """Stop a submission that has not finished (event admins), once confirmed."""
+    submission = selectors.submission_get(pk=pk, viewer=request.user)
+    selectors.require_event_admin(event=submission.event, user=request.user)
+    if submission.state not in RUNNING_STATES:
+        return _submission_refused(request, pk, InvalidTransition(
+            f"Submission {submission.pk} is {submission.state}: only a submission that has not finished can be "
+            "cancelled."))
+    if not _confirmed(request):
+        return _confirm_page(
+            request, title=f"Cancel {submission.name}?",
+            question=f"The submission '{submission.name}' of team {submission.team.name} is {submission.state}. "
+                     "Cancelling stops it now (a run in training is killed by its worker) and marks it failed, "
+                     f"'Cancelled by {request.user.username}'. It can be re-run later.",
+            button="Cancel the submission", back=reverse("challenges:submission_detail", args=[submission.pk]))
+    try:
+        services.submission_cancel(submission=submission, actor=request.user, ip=client_ip(request))
+    except DataboardError as exc:
+        return _submission_refused(request, pk, exc)
+    messages.success(request, f"Submission '{submission.name}' is cancelled.")
+    return redirect("challenges:submission_detail", pk=submission.pk)
+
+
+@login_required
+@require_POST
+@domain_errors
+def submission_priority(request, pk: int):
+    submission = selectors.submission_get(pk=pk, viewer=request.user)
+    selectors.require_event_admin(event=submission.event, user=request.user)
+    form = PriorityForm(request.POST)
+
+    def run(data):
+        return services.submission_set_priority(submission=submission, priority=data["priority"],
+                                                actor=request.user, ip=client_ip(request))
+
+    outcome = submit_form(request, form, run)
+    if outcome.done:
+        messages.success(request, f"The priority of '{submission.name}' is {outcome.result.priority} now.")
+        return redirect("challenges:submission_detail", pk=submission.pk)
+    submission = selectors.submission_get(pk=pk, viewer=request.user)
+    context = {**_submission_context(request, submission), "priority_form": form}
+    return render(request, "challenges/submission_detail.html", context, status=outcome.status)
 
 
 # --------------------------------------------------------------------------- leaderboards
@@ -518,6 +602,28 @@ def _dashboard_action(request, event: Event) -> str:
 
 
 @login_required
+@require_POST
+@domain_errors
+def event_rerun_failed(request, slug: str):
+    """Queue every failed submission of the event again (event admins), once confirmed."""
+    event = selectors.event_get(slug=slug, viewer=request.user)
+    selectors.require_event_admin(event=event, user=request.user)
+    if not _confirmed(request):
+        failed = selectors.submission_list(event=event, viewer=request.user, state=Submission.State.ERROR).count()
+        return _confirm_page(
+            request, title=f"Re-run the {failed} failed submission{'s' if failed != 1 else ''}?",
+            question=f"Every failed submission of '{event.title}' goes back in the queue and is trained again; "
+                     "their errors are replaced by the new runs' results.",
+            button=f"Re-run all failed ({failed})", back=reverse("challenges:dashboard", args=[event.slug]))
+    count = services.event_rerun_failed(event=event, actor=request.user, ip=client_ip(request))
+    if count:
+        messages.success(request, f"{count} failed submission{'s are' if count != 1 else ' is'} queued again.")
+    else:
+        messages.info(request, "No submission of this event has failed: nothing was queued.")
+    return redirect("challenges:dashboard", slug=event.slug)
+
+
+@login_required
 @require_http_methods(["GET", "POST"])
 @domain_errors
 def dashboard(request, slug: str):
@@ -550,5 +656,34 @@ def dashboard(request, slug: str):
         "error_steps": [(s, data["errors"].get(s, 0)) for s in Submission.Step.values if data["errors"].get(s)],
         "action_error": action_error, "error_user": error_user,
         "participant_form": ParticipantForm(request.POST if request.POST.get("action") == "add" else None),
+        "queue": selectors.event_queue(event=event, viewer=request.user),
+        "failed_count": data["states"].get(Submission.State.ERROR, 0),
+        "unsandboxed": selectors.workers_without_sandbox(viewer=request.user) if request.user.is_staff else [],
     }
     return render(request, "challenges/dashboard.html", context, status=status)
+
+
+# --------------------------------------------------------------------------- workers
+
+
+@staff_required
+@require_GET
+@domain_errors
+def workers(request):
+    """The workers and the queues (staff). htmx polls it for the live part alone."""
+    show_stopped = _bool_param(request.GET.get("stopped")) is True
+    now = timezone.now()
+    views = selectors.worker_list(viewer=request.user, include_stopped=True)
+    stopped = sum(1 for v in views if v.status == "stopped")
+    rows = [{"worker": v.worker, "status": v.status, "running": v.running,
+             "heartbeat_age_s": max(0.0, (now - v.worker.heartbeat_at).total_seconds())}
+            for v in views if show_stopped or v.status != "stopped"]
+    context = {
+        "rows": rows, "queues": selectors.queue_summary(), "show_stopped": show_stopped, "stopped": stopped,
+        "unsandboxed": [r["worker"] for r in rows if r["status"] in ("idle", "busy") and not r["worker"].sandboxed],
+        "now": now,
+    }
+    template = "challenges/_workers.html" if _is_htmx(request) else "challenges/workers.html"
+    response = render(request, template, context)
+    patch_vary_headers(response, ("HX-Request",))
+    return response
