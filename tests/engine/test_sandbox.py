@@ -77,7 +77,7 @@ def test_a_fork_bomb_ends_at_the_time_limit_and_leaves_nothing_behind(home, iris
     work = home / "work" / "bomb"
     work.mkdir()
     prepare_workdir(work, {"classifier.py": code})
-    result = run_ramp_test(iris_kit, iris_kit, work, "submission", RunLimits(timeout_s=5, memory_mb=4096),
+    result = run_ramp_test(iris_kit, iris_kit, work, "submission", RunLimits(timeout_s=10, memory_mb=4096),
                            sandbox=True, hidden=[home])
     assert result.timed_out and result.error_step == "training"
     after, _ = run(home, iris_kit, STARTING_KIT, name="after")

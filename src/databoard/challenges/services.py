@@ -620,10 +620,11 @@ def submission_reap(*, now: datetime | None = None) -> list[Submission]:
                 summary = (f"The worker running this submission was lost {submission.attempts} times "
                            f"(last: {lost}); it is not tried again.")
                 moved = guard.update(state=State.ERROR, error_at=now, error_step=Submission.Step.TRAINING,
-                                     error_summary=summary[:500], lease_expires_at=None)
+                                     error_summary=summary[:500], lease_expires_at=None, progress={}, log_tail="")
                 state, note = State.ERROR, summary
             else:
-                moved = guard.update(state=State.QUEUED, queued_at=now, worker="", lease_expires_at=None)
+                moved = guard.update(state=State.QUEUED, queued_at=now, worker="", lease_expires_at=None, progress={},
+                                     log_tail="")
                 state, note = State.QUEUED, f"requeued: {lost} stopped answering"
             if moved:
                 _log_state(submission, state, now, note=note)
@@ -716,7 +717,7 @@ def submission_requeue(*, submission: Submission, actor: User | None = None, ip:
     now = timezone.now()
     was_scored = submission.state == State.SCORED
     with transaction.atomic():
-        _move(submission, State.QUEUED, queued_at=now, worker="")
+        _move(submission, State.QUEUED, queued_at=now, worker="", progress={}, log_tail="")
         if was_scored:
             _board_changed(submission.event_id)
         _log_state(submission, State.QUEUED, now, note=f"re-run by {actor.username}" if actor else "re-run")
@@ -766,7 +767,7 @@ def event_rerun_failed(*, event: Event, actor: User, ip: str | None = None) -> i
     with transaction.atomic():
         for submission in Submission.objects.filter(event=event, state=State.ERROR).order_by("created_at", "id"):
             if Submission.objects.filter(pk=submission.pk, state=State.ERROR).update(
-                    state=State.QUEUED, queued_at=now, worker=""):
+                    state=State.QUEUED, queued_at=now, worker="", progress={}, log_tail=""):
                 _log_state(submission, State.QUEUED, now, note=f"re-run by {actor.username}")
                 count += 1
         audit_record(action="event.rerun_failed", actor=actor, target=event, ip=ip, count=count)
