@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Optional
 
@@ -330,15 +331,35 @@ def leaderboard(
     _list_out(rows, columns, False, f"{board['event']} — {board['kind']} ({board['count']})")
 
 
+class WorkerBackend(str, Enum):
+    local = "local"
+    dask = "dask"
+
+
 @worker_app.callback()
 def worker(
     ctx: typer.Context,
     burst: bool = typer.Option(False, "--burst", help="Exit when the queue is empty."),
     queue: Optional[list[str]] = typer.Option(None, "--queue", help="Only these queues (repeatable)."),
+    backend: WorkerBackend = typer.Option(WorkerBackend.local, "--backend",
+                                          help="local: one run at a time, in a child process; dask: runs as "
+                                               "tasks on a Dask cluster, as many at once as it has threads."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="ADDRESS",
+                                            help="With --backend dask: a running Dask scheduler (e.g. "
+                                                 "tcp://10.0.0.5:8786); without it, a LocalCluster on this "
+                                                 "machine."),
+    dask_workers: Optional[int] = typer.Option(None, "--dask-workers", min=1, metavar="N",
+                                               help="With --backend dask and no --scheduler: worker processes of "
+                                                    "the LocalCluster (default: one per CPU)."),
 ) -> None:
     """Train queued submissions, highest priority then oldest first (on the local installation's database)."""
     if ctx.invoked_subcommand is not None:
         return
+    if backend is WorkerBackend.local and (scheduler or dask_workers):
+        raise CommandError("--scheduler and --dask-workers go with --backend dask.")
+    if scheduler and dask_workers:
+        raise CommandError("--dask-workers sizes the LocalCluster started without --scheduler; the workers of a "
+                           "running scheduler are started with `dask worker ADDRESS`.")
     from databoard.cli.main import _check_migrated
     from databoard.cli.setup import django_setup
 
@@ -349,27 +370,56 @@ def worker(
 
     from databoard.engine.worker import default_worker_id, run_worker, sandbox_mode
 
-    try:
-        sandboxed, sentence = sandbox_mode()
-    except RuntimeError as exc:
-        raise CommandError(str(exc)) from exc
-    (console if sandboxed else err_console).print(sentence, style=None if sandboxed else "bold red")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     worker_id = default_worker_id()
-    console.print(f"Worker [bold]{worker_id}[/bold] {'(burst) ' if burst else ''}waiting for submissions"
-                  + (f" on {', '.join(queue)}" if queue else ""))
+    waiting = f"{'(burst) ' if burst else ''}waiting for submissions" + (f" on {', '.join(queue)}" if queue else "")
 
     def report(submission) -> None:
         what = "scored" if submission.state == "scored" else f"error ({submission.error_summary})"
         console.print(f"#{submission.pk} {submission.event.slug}/{submission.team.slug}/{submission.name}: {what}")
 
+    if backend is WorkerBackend.dask:
+        stats = _dask_worker(worker_id, waiting, scheduler=scheduler, n_workers=dask_workers, burst=burst,
+                             queues=queue or None, stop=stop, on_done=report)
+        if stats is not None:
+            console.print(f"Done: {stats.scored} scored, {stats.failed} failed.")
+        return
+    try:
+        sandboxed, sentence = sandbox_mode()
+    except RuntimeError as exc:
+        raise CommandError(str(exc)) from exc
+    (console if sandboxed else err_console).print(sentence, style=None if sandboxed else "bold red")
+    console.print(f"Worker [bold]{worker_id}[/bold] {waiting}")
     try:
         stats = run_worker(worker_id=worker_id, burst=burst, queues=queue or None, stop=stop, on_done=report)
     except KeyboardInterrupt:
         stop.set()
         return
     console.print(f"Done: {stats.scored} scored, {stats.failed} failed.")
+
+
+def _dask_worker(worker_id: str, waiting: str, *, scheduler: str | None, n_workers: int | None, **options):
+    """``databoard worker --backend dask``: the dispatcher of a Dask cluster (None after Ctrl-C)."""
+    from databoard.engine.dask_backend import run_dask_worker
+
+    def started(info: dict) -> None:
+        where = ("a LocalCluster of this machine, scheduler " if info["local"] else "the Dask scheduler ")
+        console.print(f"Worker [bold]{worker_id}[/bold] (dask: {where}{info['scheduler']}, {info['slots']} "
+                      f"slot{'s' if info['slots'] != 1 else ''}) {waiting}")
+        if info["dashboard"]:
+            console.print(f"Dask dashboard: {info['dashboard']}")
+        (console if info["sandboxed"] else err_console).print(
+            info["sandbox_note"], style=None if info["sandboxed"] else "bold red")
+
+    try:
+        return run_dask_worker(worker_id=worker_id, scheduler=scheduler, n_workers=n_workers, on_start=started,
+                               **options)
+    except KeyboardInterrupt:
+        options["stop"].set()
+        return None
+    except OSError as exc:  # the scheduler cannot be reached (distributed raises OSError/TimeoutError)
+        raise CommandError(f"Cannot reach the Dask scheduler at {scheduler}: {exc}") from exc
 
 
 @worker_app.command("status")
