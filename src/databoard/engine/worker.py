@@ -94,7 +94,7 @@ class LeaseKeeper:
     def tick(self, *, renew: bool) -> None:
         """One round: progress and leases of the runs held, cancels seen, the worker's heartbeat."""
         with self._lock:
-            handles = list(self.handles.values())
+            handles = [h for h in self.handles.values() if not h.cancel.is_set()]  # a stopped run is not watched
         lost = []
         quiet = []
         for handle in handles:
@@ -259,7 +259,7 @@ def run_worker(*, worker_id: str | None = None, burst: bool = False, queues: lis
             _claim_loop(worker_id, keeper, stats, burst=burst, queues=queues, poll=poll, stop=stop,
                         max_submissions=max_submissions, on_done=on_done)
     finally:
-        services.worker_stopped(name=worker_id)
+        services.worker_stopped(name=worker_id, scored=stats.scored, failed=stats.failed)
     return stats
 
 
