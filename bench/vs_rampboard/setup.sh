@@ -19,7 +19,8 @@ rm -rf "$VENV"
 "$VENV/bin/python" -m pip install --quiet -r "$HERE/requirements-rampboard.txt"
 "$VENV/bin/python" -m pip check
 "$VENV/bin/python" -m pip freeze > "$VENV/installed.txt"
-# Imports what the benchmark uses, as a check.
-"$VENV/bin/python" -c 'import ramp_database.utils, ramp_engine, ramp_frontend, ramp_utils, rampwf; print("ramp-board venv ready:", rampwf.__version__)'
+# Imports what the benchmark uses, as a check; in the virtualenv's folder, because ramp_engine creates its
+# log files (dispatcher.log, worker.log, aws_worker.log) in the current folder when it is imported.
+(cd "$VENV" && bin/python -c 'import ramp_database.utils, ramp_engine, ramp_frontend, ramp_utils, rampwf; print("ramp-board venv ready:", rampwf.__version__)')
 test -x "$VENV/bin/ramp-launch" && test -x "$VENV/bin/ramp-test"
 echo "$VENV"
