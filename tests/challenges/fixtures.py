@@ -72,6 +72,13 @@ def make_event(problem: Problem, actor, **options) -> Event:
     return services.event_create(problem=problem, slug=slug, actor=actor, **options)
 
 
+def slow_iris_code(seconds: float, tag: str = "") -> str:
+    """IRIS_CODE whose ``fit`` first sleeps ``seconds`` (once per fold); ``tag`` makes the code unique."""
+    code = IRIS_CODE.replace("    def fit(self, X, y):\n",
+                             f"    def fit(self, X, y):\n        import time\n        time.sleep({seconds})\n")
+    return code + (f"# {tag}\n" if tag else "")
+
+
 def iris_code(tag: str) -> dict[str, str]:
     """Element files of an iris submission whose code is unique to ``tag``."""
     return {"classifier.py": IRIS_CODE + f"# {tag}\n"}

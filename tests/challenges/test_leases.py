@@ -4,10 +4,7 @@ run to the next worker, and the submission is scored exactly once."""
 
 from __future__ import annotations
 
-import json
-import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -19,9 +16,9 @@ from django.utils import timezone
 from databoard.challenges import services
 from databoard.challenges.errors import InvalidTransition
 from databoard.challenges.models import Submission
-from tests.challenges.fixtures import IRIS_CODE, committed_problem, make_event, submit
-from tests.cli.test_challenges_cli import SETUP, _env, submission_folder
+from tests.challenges.fixtures import committed_problem, make_event, slow_iris_code, submit
 from tests.factories import make_user
+from tests.homes import HomeRows, cli_home, kill_group, submission_folder, wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -75,46 +72,27 @@ def test_a_silent_workers_run_is_requeued_then_fails_after_max_attempts(claimed)
                                          step="training", summary="late")
 
 
-SLOW_CODE = IRIS_CODE.replace("    def fit(self, X, y):\n",
-                              "    def fit(self, X, y):\n        import time\n        time.sleep(3)\n")
-
-
-def home_with_a_slow_submission(tmp_path, kits_root, **settings: str):
+def home_with_a_slow_submission(tmp_path, kits_root, **settings):
     """A fresh SQLite data home (built by the CLI) with one queued submission whose training takes ~3 s."""
-    home = tmp_path / "home"
-    slow = submission_folder(tmp_path, "slow", SLOW_CODE)
-    steps = [["init"], ["createadmin", "--username", "root", "--email", "root@example.org"],
-             ["problem", "import", str(kits_root / "iris"), "--name", "iris"],
-             ["event", "create", "--problem", "iris", "--name", "e"], ["event", "signup", "e"],
-             ["submit", str(slow), "--event", "e", "--name", "slow"]]
-    env = {**_env(home), "DATABOARD_WORKER_POLL_SECONDS": "0.1",
-           **{f"DATABOARD_{name.upper()}": value for name, value in settings.items()}}
-    setup = subprocess.run([sys.executable, "-c", SETUP, json.dumps(steps)], env=env, capture_output=True,
-                           text=True, timeout=120)
-    assert setup.returncode == 0, setup.stderr
-    return home, env
+    slow = submission_folder(tmp_path, "slow", slow_iris_code(3))
+    return cli_home(tmp_path, kits_root / "iris", {"slow": slow}, worker_poll_seconds=0.1, **settings)
 
 
 def submission_row(home) -> tuple:
-    with sqlite3.connect(home / "databoard.sqlite3") as db:
-        return db.execute("SELECT state, worker, attempts FROM challenges_submission").fetchone()
+    return HomeRows(home)("SELECT state, worker, attempts FROM challenges_submission")[0]
 
 
 def wait_for_training(home) -> None:
-    deadline = time.monotonic() + 60
-    while submission_row(home)[0] != "training":
-        assert time.monotonic() < deadline, "the worker never started training"
-        time.sleep(0.1)
+    wait_until(lambda: submission_row(home)[0] == "training", 60, "the worker never started training")
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_mid_training_loses_its_run_and_it_is_scored_once(tmp_path, kits_root):
-    home, env = home_with_a_slow_submission(tmp_path, kits_root, lease_seconds="2")
+    home, env = home_with_a_slow_submission(tmp_path, kits_root, lease_seconds=2)
     doomed = subprocess.Popen([sys.executable, "-m", "databoard", "worker"], env=env, start_new_session=True,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for_training(home)
-    os.killpg(doomed.pid, signal.SIGKILL)  # the worker and its ramp-test, as a crash or OOM kill would
-    doomed.wait(timeout=10)
+    kill_group(doomed)  # as a crash or OOM kill would (its ramp-test, in its own session, dies with it)
     time.sleep(2.5)  # its lease runs out
 
     rescuer = subprocess.run([sys.executable, "-m", "databoard", "worker", "--burst"], env=env,
@@ -123,9 +101,7 @@ def test_a_worker_killed_mid_training_loses_its_run_and_it_is_scored_once(tmp_pa
     assert "Done: 1 scored, 0 failed." in rescuer.stdout
     final_state, worker, attempts = submission_row(home)
     assert (final_state, attempts) == ("scored", 2) and worker != ""
-    with sqlite3.connect(home / "databoard.sqlite3") as db:
-        timeline = [row[0] for row in db.execute(
-            "SELECT state FROM challenges_statechange ORDER BY at, id").fetchall()]
+    timeline = [row[0] for row in HomeRows(home)("SELECT state FROM challenges_statechange ORDER BY at, id")]
     assert timeline == ["new", "queued", "training", "queued", "training", "scored"]
 
 

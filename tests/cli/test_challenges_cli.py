@@ -10,8 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -31,7 +29,8 @@ from tests.challenges.fixtures import (
     scored,
     shared_database,
 )
-from tests.factories import PASSWORD, make_user
+from tests.factories import make_user
+from tests.homes import HomeRows, cli_home, submission_folder
 
 pytestmark = pytest.mark.django_db
 
@@ -76,13 +75,6 @@ def event(problem, admin_user):
 def alice(event, user):
     services.signup_request(event=event, user=user)
     return user
-
-
-def submission_folder(tmp_path, name: str, code: str):
-    folder = tmp_path / name
-    folder.mkdir()
-    (folder / "classifier.py").write_text(code)
-    return folder
 
 
 # --------------------------------------------------------------------------- kits and problems
@@ -361,46 +353,16 @@ def test_usage_errors_exit_2_with_a_one_line_reason(capsys, event, argv, fragmen
 
 # --------------------------------------------------------------------------- the worker, as its own process
 
-SETUP = """
-import json, sys
-from databoard.cli.main import main
-for argv in json.loads(sys.argv[1]):
-    try:
-        main(argv)
-    except SystemExit as exc:
-        if exc.code:
-            sys.exit(f"{argv[:3]} exited {exc.code}")
-"""
-
-
-def _env(home) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in (
-        "DATABASE_URL", "DATABOARD_SECRET_KEY", "DATABOARD_PASSWORD", "DATABOARD_URL", "DATABOARD_TOKEN",
-        "DATABOARD_TEST_HOME")}
-    env.update({"DATABOARD_HOME": str(home), "DATABOARD_PASSWORD": PASSWORD,
-                "DATABOARD_CLIENT_CONFIG": "/nonexistent/client.toml"})
-    return env
-
-
 def test_worker_burst_trains_the_queue_of_a_fresh_sqlite_home(tmp_path, kit):
-    home = tmp_path / "home"
     good = submission_folder(tmp_path, "good", iris_code("burst")["classifier.py"])
-    steps = [["init"], ["createadmin", "--username", "root", "--email", "root@example.org"],
-             ["problem", "import", str(kit), "--name", "iris"], ["event", "create", "--problem", "iris", "--name", "e"],
-             ["event", "signup", "e"], ["submit", str(good), "--event", "e", "--name", "good"],
-             ["submit", str(kit / "submissions" / "failing"), "--event", "e", "--name", "bad"]]
-    # The setup runs the same `main` in one process (each command in its own would start Python seven times).
-    setup = subprocess.run([sys.executable, "-c", SETUP, json.dumps(steps)], env=_env(home), capture_output=True,
-                           text=True, timeout=120)
-    assert setup.returncode == 0, setup.stderr
+    home, env = cli_home(tmp_path, kit, {"good": good, "bad": kit / "submissions" / "failing"})
 
-    worker = subprocess.run([sys.executable, "-m", "databoard", "worker", "--burst"], env=_env(home),
+    worker = subprocess.run([sys.executable, "-m", "databoard", "worker", "--burst"], env=env,
                             capture_output=True, text=True, timeout=120)
 
     assert worker.returncode == 0, worker.stderr
     assert "Done: 1 scored, 1 failed." in worker.stdout
     assert "e/root/good: scored" in worker.stdout and "e/root/bad: error (ValueError" in worker.stdout
-    with sqlite3.connect(home / "databoard.sqlite3") as db:
-        rows = dict(db.execute("SELECT name, state FROM challenges_submission").fetchall())
-        accuracy = db.execute("SELECT official_valid FROM challenges_submission WHERE name = 'good'").fetchone()[0]
-    assert rows == {"good": "scored", "bad": "error"} and accuracy > 0.5
+    rows = HomeRows(home)
+    assert dict(rows("SELECT name, state FROM challenges_submission")) == {"good": "scored", "bad": "error"}
+    assert rows("SELECT official_valid FROM challenges_submission WHERE name = 'good'")[0][0] > 0.5
