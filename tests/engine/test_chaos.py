@@ -30,7 +30,6 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from databoard.engine.worker import sandbox_mode
 from databoard.kits import make_kit
 from tests.challenges.fixtures import slow_iris_code
 from tests.homes import (
@@ -201,11 +200,7 @@ def finished(rows: HomeRows) -> int:
     return rows("SELECT COUNT(*) FROM challenges_submission WHERE state IN ('scored', 'error')")[0][0]
 
 
-def test_workers_killed_at_random_lose_no_submission_and_score_none_twice(request, tmp_path, database_url):
-    if not sandbox_mode()[0]:
-        request.applymarker(pytest.mark.xfail(strict=False, reason=(
-            "out of the bwrap sandbox, the ramp-test of a killed worker runs on to its end: it is in a session "
-            "of its own and nothing kills it when its worker dies")))
+def test_workers_killed_at_random_lose_no_submission_and_score_none_twice(tmp_path, database_url):
     began = time.monotonic()
     kit = make_kit("iris", tmp_path / "kits")
     code = tmp_path / "code"

@@ -8,6 +8,7 @@ process-group id cannot have been reused by then.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import select
 import signal
@@ -42,6 +43,29 @@ class Capture:
 
     file: IO[bytes]
     max_bytes: int
+
+
+_PR_SET_PDEATHSIG = 1
+try:
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here: the child only calls it
+except (OSError, AttributeError):  # not Linux
+    _prctl = None
+
+
+def _dies_with_parent(preexec_fn: Callable[[], None] | None) -> Callable[[], None]:
+    """``preexec_fn`` that first asks for SIGKILL when the parent (the worker) dies, even killed at once:
+    the command runs in a session of its own, so a signal to the worker's process group misses it."""
+    parent = os.getpid()
+
+    def setup() -> None:  # in the child between fork and exec: syscalls only
+        if _prctl is not None:
+            _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            if os.getppid() != parent:  # the parent died before the request: too late for the signal
+                os._exit(137)
+        if preexec_fn is not None:
+            preexec_fn()
+
+    return setup
 
 
 def _kill_group(pgid: int) -> None:
@@ -163,7 +187,7 @@ def run_in_group(
             stdout=stdout,
             stderr=stderr,
             start_new_session=True,
-            preexec_fn=preexec_fn,  # noqa: PLW1509 - only setrlimit calls
+            preexec_fn=_dies_with_parent(preexec_fn),  # noqa: PLW1509 - only prctl and setrlimit calls
             close_fds=True,
         )
     except BaseException:
