@@ -243,9 +243,9 @@ class Sampler(threading.Thread):
                         cmd = self._cmd(pid, start, now)
                         if _is_run(cmd):
                             continue  # a ramp-test run and its subtree: not the platform's
-                        if (self._age(start, now) < 1.0 and ppid in procs
-                                and cmd == self._cmd(ppid, procs[ppid][1], now)):
-                            continue  # forked, not exec'd yet: it shares its parent's memory (vfork)
+                        if self._age(start, now) < 1.0 and (not cmd or (
+                                ppid in procs and cmd == self._cmd(ppid, procs[ppid][1], now))):
+                            continue  # forked, not (or not yet fully) exec'd: it shows its parent's memory
                     totals[f"rss_{group}"] += rss * PAGE
                     totals[f"pss_{group}"] += _read_pss(pid)
                     self.cpu[(pid, start)] = cpu
