@@ -15,18 +15,9 @@ from databoard.config import get_config
 from databoard.engine.worker import run_worker
 from tests.challenges.fixtures import IRIS_CODE, Threads, make_event, record_scores, shared_database, slow_iris_code
 from tests.factories import make_user
+from tests.homes import wait_until
 
 State = Submission.State
-
-
-def wait_for(check, timeout: float = 60, what: str = "the condition"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def send(event, user, name: str, code: str, **fields) -> Submission:
@@ -65,10 +56,10 @@ def test_progress_cancel_hostile_runs_and_priorities_with_a_real_worker(setting,
         threads.start(lambda: run_worker(worker_id="live-1", stop=stop, on_done=done.append))
         try:
             # The urgent one jumps the queue; the slow one comes next and shows where it is.
-            wait_for(lambda: done and done[0].pk == urgent.pk, what="the urgent submission first")
+            wait_until(lambda: done and done[0].pk == urgent.pk, 60, "the urgent submission first")
             assert done[0].state == State.SCORED
-            running = wait_for(lambda: Submission.objects.filter(pk=slow.pk, progress__phase="training").first(),
-                               what="progress of the slow run")
+            running = wait_until(lambda: Submission.objects.filter(pk=slow.pk, progress__phase="training").first(),
+                                 60, "progress of the slow run")
             assert running.state == State.TRAINING and running.progress["fold"] == 1
             assert running.progress["n_folds"] == event.problem.n_folds and running.progress["elapsed_s"] > 0
             assert "CV fold 0" in running.log_tail
@@ -80,10 +71,10 @@ def test_progress_cancel_hostile_runs_and_priorities_with_a_real_worker(setting,
             # An admin cancels it: the worker kills it within seconds and goes on.
             cancelled_at = time.monotonic()
             services.submission_cancel(submission=Submission.objects.get(pk=slow.pk), actor=admin)
-            wait_for(lambda: any(d.pk == slow.pk for d in done), timeout=20, what="the worker to drop the run")
+            wait_until(lambda: any(d.pk == slow.pk for d in done), 20, "the worker to drop the run")
             assert time.monotonic() - cancelled_at < 10
 
-            wait_for(lambda: len(done) == 5, timeout=180, what="every submission")
+            wait_until(lambda: len(done) == 5, 180, "every submission")
         finally:
             stop.set()
             threads.join()

@@ -18,6 +18,7 @@ from databoard.engine.worker import run_worker
 from tests.challenges.fixtures import Threads, shared_database, unique_slug
 from tests.engine.kits import STARTING_KIT, classifier
 from tests.factories import make_user
+from tests.homes import wait_until
 
 SLOTS = 2
 
@@ -76,16 +77,6 @@ def run_burst(cluster, **options):
     from databoard.engine.dask_backend import run_dask_worker
 
     return run_dask_worker(scheduler=cluster.scheduler_address, burst=True, **options)
-
-
-def wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def scores_of(submission: Submission) -> tuple:
@@ -171,16 +162,16 @@ def test_progress_reaches_the_database_and_a_cancel_kills_the_run_then_the_next_
     ended = {}
     with dispatcher(cluster, worker_id="dask-cancel",
                     on_done=lambda s: ended.setdefault(s.pk, (time.monotonic(), s.state))) as result:
-        fold = wait_for(lambda: Submission.objects.get(pk=slow.pk).progress.get("fold"), 60,
+        fold = wait_until(lambda: Submission.objects.get(pk=slow.pk).progress.get("fold"), 60,
                         "the progress of the first fold")
         row = Submission.objects.get(pk=slow.pk)
         assert fold == 1 and row.progress["n_folds"] == 2 and row.progress["phase"] == "training"
         assert "CV fold 0" in row.log_tail
         cancelled_at = time.monotonic()
         services.submission_cancel(submission=row, actor=home["admin"])
-        wait_for(lambda: slow.pk in ended, 30, "the end of the cancelled run")
+        wait_until(lambda: slow.pk in ended, 30, "the end of the cancelled run")
         next_one = submit(home, event, "next", STARTING_KIT)
-        wait_for(lambda: next_one.pk in ended, 60, "the next submission")
+        wait_until(lambda: next_one.pk in ended, 60, "the next submission")
     took = ended[slow.pk][0] - cancelled_at
     assert took < 30, f"the cancelled run went on for {took:.0f} s"  # not cancelled: 2 folds of 60 s
     assert (result["stats"].scored, result["stats"].failed) == (1, 1)
