@@ -743,8 +743,8 @@ def report(outcome: dict, bench: Bench, load: tuple[float, float, float], versio
     row(f"platform: {slots} slots running ramp-test, % of {slots} x wall", "{:.0f}",
         {p: 100 * total(p, "inside_sum") / (slots * total(p, "wall")) for p in both})
     row("PEAK RSS, platform processes summed (MB)", "{:.0f}", {p: peak(p, "rss") for p in both})
-    row(f"  engine: {bench.workers} workers | dispatcher (MB)", "{:.0f}", {p: peak(p, "rss_engine") for p in both})
-    row("  submitter: API | web front-end process (MB)", "{:.0f}", {p: peak(p, "rss_web") for p in both})
+    row(f"  engine: {bench.workers} workers / dispatcher (MB)", "{:.0f}", {p: peak(p, "rss_engine") for p in both})
+    row("  submitter: API / web front-end process (MB)", "{:.0f}", {p: peak(p, "rss_web") for p in both})
     row("peak PSS, platform processes summed (MB)", "{:.0f}", {p: peak(p, "pss") for p in both})
     row("ramp-test CPU time, bare, median (s)", "{:.2f}", {p: med(pooled(p, "bare_cpu")) for p in both})
     row("ramp-test CPU time, inside the platform, median (s)", "{:.2f}", {p: med(pooled(p, "cpu")) for p in both})
