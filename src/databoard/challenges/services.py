@@ -732,12 +732,20 @@ def submission_requeue(*, submission: Submission, actor: User | None = None, ip:
 PRIORITY_RANGE = (-100, 100)
 
 
+UNFINISHED_STATES = (State.NEW, State.QUEUED, State.TRAINING)
+
+
+def check_cancellable(submission: Submission) -> None:
+    """Raise InvalidTransition unless ``submission`` has not finished (the only ones a cancel can stop)."""
+    if submission.state not in UNFINISHED_STATES:
+        raise InvalidTransition(f"Submission {submission.pk} is {submission.state}: only a submission that has "
+                                "not finished can be cancelled.")
+
+
 def submission_cancel(*, submission: Submission, actor: User, ip: str | None = None) -> Submission:
     """Stop a submission that has not finished: ``error`` "Cancelled by NAME." at once. A run in training is
     killed by its worker, which sees within about a second that it no longer holds it."""
-    if submission.state not in (State.NEW, State.QUEUED, State.TRAINING):
-        raise InvalidTransition(f"Submission {submission.pk} is {submission.state}: only a submission that has "
-                                "not finished can be cancelled.")
+    check_cancellable(submission)
     summary = f"Cancelled by {actor.username}."
     step = Submission.Step.TRAINING if submission.state == State.TRAINING else Submission.Step.CHECKING
     now = timezone.now()

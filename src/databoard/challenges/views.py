@@ -47,7 +47,7 @@ from databoard.web.views import error_page
 BOARD_PAGE_SIZE = 50
 MAX_PAGE = 100_000  # × 50 rows stays within the leaderboard selector's largest offset
 CHART_MAX_POINTS = 500  # new bests are always kept; the rest is thinned evenly
-RUNNING_STATES = (Submission.State.NEW, Submission.State.QUEUED, Submission.State.TRAINING)
+RUNNING_STATES = services.UNFINISHED_STATES
 BOARD_TITLES = {"public": "Public", "competition": "Competition", "private": "Private",
                 "private_competition": "Private competition", "mine": "My submissions", "failed": "Failed"}
 
@@ -438,10 +438,10 @@ def submission_cancel(request, pk: int):
     """Stop a submission that has not finished (event admins), once confirmed."""
     submission = selectors.submission_get(pk=pk, viewer=request.user)
     selectors.require_event_admin(event=submission.event, user=request.user)
-    if submission.state not in RUNNING_STATES:
-        return _submission_refused(request, pk, InvalidTransition(
-            f"Submission {submission.pk} is {submission.state}: only a submission that has not finished can be "
-            "cancelled."))
+    try:
+        services.check_cancellable(submission)  # refused before the confirmation page is shown
+    except InvalidTransition as exc:
+        return _submission_refused(request, pk, exc)
     if not _confirmed(request):
         return _confirm_page(
             request, title=f"Cancel {submission.name}?",
