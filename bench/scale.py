@@ -51,23 +51,15 @@ def measure(n: int, per_worker: int, work: float, home: Path) -> dict:
     from databoard.cli.setup import django_setup
 
     django_setup()
-    from django.core.management import call_command
+    from _challenge import challenge_setup
 
-    call_command("migrate", verbosity=0, interactive=False)
-    from databoard.accounts import services as accounts
     from databoard.challenges import services
     from databoard.challenges.models import Submission
     from databoard.engine.dask_backend import run_dask_worker
     from databoard.kits import make_kit
 
-    admin = accounts.user_create(username="admin", email="admin@example.org", password="bench-password-123",
-                                 approved=True, is_superuser=True, email_verified=True)
-    participant = accounts.user_create(username="participant", email="participant@example.org",
-                                       password="bench-password-123", approved=True, email_verified=True)
     kit = make_kit("iris", home / "kits")
-    problem = services.problem_import(source=kit, name="iris", actor=admin)
-    event = services.event_create(problem=problem, slug="scale", actor=admin, max_train_seconds=3600)
-    services.signup_request(event=event, user=participant)
+    _, participant, event = challenge_setup(kit, "scale", max_train_seconds=3600)
     code = (kit / "submissions" / "starting_kit" / "classifier.py").read_text()
     fit = "    def fit(self, X, y):\n"
     assert fit in code, "the iris starting kit changed: update BUSY_FIT"

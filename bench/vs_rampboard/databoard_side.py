@@ -31,20 +31,12 @@ def setup(kit: str) -> None:
     from databoard.cli.setup import django_setup
 
     django_setup()
-    from django.core.management import call_command
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, for the shared set-up
+    from _challenge import challenge_setup
 
-    call_command("migrate", verbosity=0, interactive=False)
-    from databoard.accounts import services as accounts
-    from databoard.challenges import services
     from databoard.challenges.models import Submission
 
-    admin = accounts.user_create(username="admin", email="admin@example.org", password="bench-password-123",
-                                 approved=True, is_superuser=True, email_verified=True)
-    participant = accounts.user_create(username="participant", email="participant@example.org",
-                                       password="bench-password-123", approved=True, email_verified=True)
-    problem = services.problem_import(source=Path(kit), name="iris", actor=admin)
-    event = services.event_create(problem=problem, slug=EVENT, actor=admin)
-    services.signup_request(event=event, user=participant)
+    challenge_setup(Path(kit), EVENT)
     sys.stdout.write(json.dumps({"table": Submission._meta.db_table, "event": EVENT}) + "\n")
 
 
