@@ -13,7 +13,7 @@ import pytest
 
 from databoard.challenges import services
 from databoard.kits import make_kits
-from tests.factories import make_token
+from tests.factories import make_token, make_user
 
 RAMP_TEST = str(Path(sys.executable).parent / "ramp-test")
 
@@ -52,6 +52,13 @@ def iris(db, kits_root, admin_user):
 @pytest.fixture
 def event(iris, admin_user):
     return services.event_create(problem=iris, slug="iris-open", actor=admin_user)
+
+
+@pytest.fixture
+def event_admin(event, admin_user):
+    carol = make_user(username="carol")
+    services.event_admin_add(event=event, user=carol, actor=admin_user)
+    return carol
 
 
 @pytest.fixture

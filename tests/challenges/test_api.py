@@ -56,13 +56,6 @@ def iris(api_problem, db):
     return api_problem
 
 
-@pytest.fixture
-def event_admin(event, admin_user):
-    carol = make_user(username="carol")
-    services.event_admin_add(event=event, user=carol, actor=admin_user)
-    return carol
-
-
 @dataclass
 class World:
     """An open event with alice (participant), bob (other team), carol (event admin) and admin (staff)."""

@@ -44,13 +44,6 @@ def iris(claim_problem, db):
     return claim_problem
 
 
-@pytest.fixture
-def event_admin(event, admin_user):
-    carol = make_user(username="carol")
-    services.event_admin_add(event=event, user=carol, actor=admin_user)
-    return carol
-
-
 def states_of(*submissions) -> list[str]:
     return [Submission.objects.get(pk=s.pk).state for s in submissions]
 

@@ -20,7 +20,6 @@ from databoard.challenges import services
 from databoard.challenges.models import Submission, Worker
 from databoard.kits import make_kit
 from tests.challenges.fixtures import committed_problem, iris_code
-from tests.factories import make_user
 
 _seq = itertools.count(1)
 LOG = "CV fold 0\n\tscore  acc\n\ttrain  ****\nCV fold 1\nTEAM-ONLY-LOG-LINE\n"
@@ -39,25 +38,6 @@ def problem(django_db_setup, django_db_blocker, tmp_path_factory):
 @pytest.fixture
 def event(problem, admin_user):
     return services.event_create(problem=problem, slug="iris-engine", actor=admin_user, title="Iris engine")
-
-
-@pytest.fixture
-def event_admin(event, admin_user):
-    carol = make_user(username="carol")
-    services.event_admin_add(event=event, user=carol, actor=admin_user)
-    return carol
-
-
-@pytest.fixture
-def participant(user, event):
-    services.signup_request(event=event, user=user)
-    return user
-
-
-@pytest.fixture
-def rival(other_user, event):
-    services.signup_request(event=event, user=other_user)
-    return other_user
 
 
 def submit(event, user, name=None):

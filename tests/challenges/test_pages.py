@@ -24,7 +24,6 @@ from databoard.challenges.models import Draft, Event, Problem, Signup, Submissio
 from databoard.kits import make_kit
 from databoard.storage.models import Artifact
 from tests.challenges.fixtures import IRIS_CODE
-from tests.factories import make_user
 
 STARTING_KIT = IRIS_CODE
 _seq = itertools.count(1)
@@ -52,13 +51,6 @@ def event(problem, admin_user):
     return services.event_create(problem=problem, slug="iris-live", actor=admin_user, title="Iris live",
                                  description="# Welcome\n\nPlay **fair**.\n\n<script>alert('x')</script>"
                                              "<img src=x onerror=alert(1)>[click](javascript:alert(2))")
-
-
-@pytest.fixture
-def event_admin(event, admin_user):
-    carol = make_user(username="carol")
-    services.event_admin_add(event=event, user=carol, actor=admin_user)
-    return carol
 
 
 @pytest.fixture
